@@ -1,0 +1,2 @@
+//! Edgeplane's device runtime.
+pub mod datastore;

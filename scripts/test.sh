@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The README's test command. On a fresh Debian machine (as root) it installs
+# what is missing, then runs, in order: rustfmt, clippy and every test tier
+# (unit, loopback, real databases, privileged, machines).
+#
+# Tests that need a prerequisite (a database server, root, a namespace) fail
+# when running as root without it; they never skip silently. Without root the
+# privileged tiers report themselves as skipped, loudly.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# Debian packages the tests need, one line per purpose.
+apt_packages=(
+  # tier 3: private database instances started by the tests (never the system service)
+  postgresql postgresql-contrib mariadb-server mariadb-client
+  # benchmarks: reference datastore
+  etcd-server etcd-client
+  # build: C code (SQLite, ring) and procps for process inspection
+  build-essential pkg-config procps
+)
+
+install_packages() {
+  local missing=()
+  for p in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    log "not root: cannot install ${missing[*]}; tests that need them will be reported"
+    return 0
+  fi
+  log "installing ${missing[*]}"
+  # Keep package scripts from starting system services: the tests start their own.
+  local policy=/usr/sbin/policy-rc.d created=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ "$created" -eq 1 ] && rm -f "$policy"
+  return 0
+}
+
+install_packages
+
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test (all tiers)"
+# libtest runs the tests of one binary as threads of one process, which lets a
+# test binary share one PostgreSQL and one MariaDB instance (see testkit).
+cargo test --workspace --locked --no-fail-fast
+
+log "all checks passed"
