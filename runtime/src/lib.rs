@@ -1,2 +1,8 @@
-//! Edgeplane's device runtime.
+//! Edgeplane's device runtime: the library behind `edged` and `edgectl`.
+//!
+//! Layers, bottom up: plain types and pure logic (no IO), IO adapters (the
+//! datastore over SQL), roles (server, agent, init), and thin binaries.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod datastore;
+pub mod secret;
