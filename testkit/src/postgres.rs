@@ -126,6 +126,40 @@ impl Flavor for Pg {
     }
 }
 
+/// Frees the System V shared memory segment a killed postmaster leaves behind
+/// (56 bytes, but `kernel.shmmni` caps their number), if `data`'s
+/// `postmaster.pid` names one that still exists and nobody is attached to.
+/// For stale instances only: a restart on the same data directory frees it
+/// itself.
+pub(crate) fn remove_orphaned_shm(data: &Path) {
+    let Ok(pidfile) = fs::read_to_string(data.join("postmaster.pid")) else {
+        return;
+    };
+    // Line 7: "<key> <shmid>", both decimal.
+    let Some(ids) = pidfile.lines().nth(6) else {
+        return;
+    };
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    let Ok(segments) = fs::read_to_string("/proc/sysvipc/shm") else {
+        return;
+    };
+    // Columns: key shmid perms size cpid lpid nattch ...
+    let orphaned = segments.lines().skip(1).any(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        cols.len() > 6 && cols[..2] == ids[..] && cols[6] == "0"
+    });
+    if orphaned {
+        let mut ipcrm = Command::new("ipcrm");
+        ipcrm.args(["-m", ids[1]]);
+        if let Err(err) = run(ipcrm) {
+            tracing::warn!(
+                "could not free PostgreSQL shared memory of {}: {err}",
+                data.display()
+            );
+        }
+    }
+}
+
 fn arg(flag: &str, path: &Path) -> std::ffi::OsString {
     let mut arg = std::ffi::OsString::from(flag);
     arg.push(path);

@@ -5,7 +5,8 @@
 //! running server), the table of live servers of this process, and their
 //! teardown: on drop, at process exit, and for directories left by test
 //! processes that died. Must not: know engine specifics beyond the signal that
-//! stops a server quickly; touch anything outside the root.
+//! stops a server quickly and PostgreSQL's leftover shared memory; touch
+//! anything outside the root.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -182,6 +183,7 @@ pub fn remove_stale_instances() -> Result<usize, TestkitError> {
             proc::wait_gone(&children, EXIT_GRACE);
             let _ = proc::wait_exit(pid, EXIT_GRACE);
         }
+        crate::postgres::remove_orphaned_shm(&dir.join("data"));
         remove_dir(&dir);
         removed += 1;
     }

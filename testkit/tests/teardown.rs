@@ -2,6 +2,7 @@
 //! `child` test, steered by `EDGE_TESTKIT_CHILD`) and checks what the child
 //! left behind after it panicked or was killed.
 
+use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -96,7 +97,7 @@ fn read_servers(child: &mut ChildGuard) -> Vec<Server> {
 /// A process that is absent or a zombie (its parent, the dead child test
 /// process, can no longer reap it) is gone.
 fn gone(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+    fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
         stat.rsplit(')')
             .next()
             .is_some_and(|rest| rest.trim_start().starts_with('Z'))
@@ -171,10 +172,23 @@ fn server_dies_with_a_killed_test_process_and_its_dir_is_collected() {
         server.dir.exists(),
         "nothing could delete the directory yet"
     );
+    // The killed postmaster leaves its System V segment ("<key> <shmid>", line 7).
+    let pidfile = fs::read_to_string(server.dir.join("data/postmaster.pid")).expect("pid file");
+    let segment = pidfile.lines().nth(6).expect("line 7").to_owned();
     remove_stale_instances().expect("stale removal");
     assert!(
         !server.dir.exists(),
-        "stale directory {} was not collected",
+        "stale dir {} remains",
         server.dir.display()
+    );
+    let segments = fs::read_to_string("/proc/sysvipc/shm").expect("/proc/sysvipc/shm");
+    let same = |line: &str| {
+        line.split_whitespace()
+            .take(2)
+            .eq(segment.split_whitespace())
+    };
+    assert!(
+        !segments.lines().any(same),
+        "shared memory {segment:?} was not freed"
     );
 }
