@@ -1,0 +1,167 @@
+//! PostgreSQL specifics: finding the binaries, `initdb` with a SCRAM
+//! password-authenticated superuser [`USER`], the `postgres` command line,
+//! readiness (`pg_isready`, then `psql -c 'select 1'`) and the `psql` client.
+//!
+//! Must not: manage processes or directories (`server`, `registry` do).
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::server::{Flavor, HOST, Instance, PASSWORD, USER, run, succeeds};
+use crate::{Engine, TestkitError};
+
+const DEBIAN_ROOT: &str = "/usr/lib/postgresql";
+const TOOLS: [&str; 4] = ["initdb", "postgres", "pg_isready", "psql"];
+
+pub(crate) struct Pg {
+    bin: PathBuf,
+}
+
+impl Pg {
+    /// The highest version under /usr/lib/postgresql/*/bin (Debian), else PATH.
+    pub(crate) fn find() -> Result<Self, TestkitError> {
+        let mut versions: Vec<(Vec<u32>, PathBuf)> = fs::read_dir(DEBIAN_ROOT)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().into_string().ok()?;
+                let version = name
+                    .split('.')
+                    .map(str::parse)
+                    .collect::<Result<Vec<u32>, _>>()
+                    .ok()?;
+                Some((version, entry.path().join("bin")))
+            })
+            .collect();
+        versions.sort();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let dirs = versions
+            .into_iter()
+            .rev()
+            .map(|(_, bin)| bin)
+            .chain(std::env::split_paths(&path));
+        dirs.into_iter()
+            .find(|dir| TOOLS.iter().all(|tool| dir.join(tool).is_file()))
+            .map(|bin| Self { bin })
+            .ok_or(TestkitError::MissingBinary {
+                what: "PostgreSQL (initdb, postgres, pg_isready, psql)",
+                looked_in: format!("{DEBIAN_ROOT}/*/bin and PATH"),
+                packages: Engine::Postgres.packages(),
+            })
+    }
+
+    fn tool(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+}
+
+impl Flavor for Pg {
+    fn init(&self, inst: &Instance) -> Result<(), TestkitError> {
+        let pwfile = inst.dir.join("pwfile");
+        fs::write(&pwfile, PASSWORD).map_err(TestkitError::io("writing", &pwfile))?;
+        fs::set_permissions(&pwfile, fs::Permissions::from_mode(0o600))
+            .map_err(TestkitError::io("setting permissions of", &pwfile))?;
+        inst.chown(&pwfile)?;
+        let mut initdb = inst.server_command(&self.tool("initdb"));
+        initdb
+            .arg("--pgdata")
+            .arg(&inst.data)
+            .args(["--username", USER, "--auth=scram-sha-256"])
+            .args(["--encoding=UTF8", "--locale=C", "--no-sync"])
+            .arg(arg("--pwfile=", &pwfile));
+        let result = run(initdb);
+        let _ = fs::remove_file(&pwfile);
+        result.map(drop)
+    }
+
+    fn server(&self, inst: &Instance) -> Command {
+        let mut cmd = inst.server_command(&self.tool("postgres"));
+        cmd.arg("-D")
+            .arg(&inst.data)
+            .args(["-h", HOST, "-p", &inst.port.to_string()])
+            .arg("-k")
+            .arg(&inst.run)
+            .args([
+                "-c",
+                if inst.opts.fsync {
+                    "fsync=on"
+                } else {
+                    "fsync=off"
+                },
+            ]);
+        for (key, value) in &inst.opts.settings {
+            cmd.arg("-c").arg(format!("{key}={value}"));
+        }
+        cmd
+    }
+
+    fn ready(&self, inst: &Instance) -> bool {
+        let mut isready = inst.client_command(&self.tool("pg_isready"));
+        isready.args(["-q", "-h", HOST, "-p", &inst.port.to_string(), "-t", "2"]);
+        succeeds(isready) && succeeds(self.client(inst, USER, PASSWORD, "postgres", "select 1"))
+    }
+
+    fn client(&self, inst: &Instance, user: &str, password: &str, db: &str, sql: &str) -> Command {
+        let mut psql = inst.client_command(&self.tool("psql"));
+        psql.env("PGPASSWORD", password)
+            .env("PGCONNECT_TIMEOUT", "5")
+            .args(["--no-psqlrc", "--quiet", "--no-align", "--tuples-only"])
+            .args(["--field-separator=\t", "--set=ON_ERROR_STOP=1"])
+            .args([
+                "-h",
+                HOST,
+                "-p",
+                &inst.port.to_string(),
+                "-U",
+                user,
+                "-d",
+                db,
+                "-c",
+                sql,
+            ]);
+        psql
+    }
+}
+
+/// Frees the System V shared memory segment a killed postmaster leaves behind
+/// (56 bytes, but `kernel.shmmni` caps their number), if `data`'s
+/// `postmaster.pid` names one that still exists and nobody is attached to.
+/// For stale instances only: a restart on the same data directory frees it
+/// itself.
+pub(crate) fn remove_orphaned_shm(data: &Path) {
+    let Ok(pidfile) = fs::read_to_string(data.join("postmaster.pid")) else {
+        return;
+    };
+    // Line 7: "<key> <shmid>", both decimal.
+    let Some(ids) = pidfile.lines().nth(6) else {
+        return;
+    };
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    let Ok(segments) = fs::read_to_string("/proc/sysvipc/shm") else {
+        return;
+    };
+    // Columns: key shmid perms size cpid lpid nattch ...
+    let orphaned = segments.lines().skip(1).any(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        cols.len() > 6 && cols[..2] == ids[..] && cols[6] == "0"
+    });
+    if orphaned {
+        let mut ipcrm = Command::new("ipcrm");
+        ipcrm.args(["-m", ids[1]]);
+        if let Err(err) = run(ipcrm) {
+            tracing::warn!(
+                "could not free PostgreSQL shared memory of {}: {err}",
+                data.display()
+            );
+        }
+    }
+}
+
+fn arg(flag: &str, path: &Path) -> std::ffi::OsString {
+    let mut arg = std::ffi::OsString::from(flag);
+    arg.push(path);
+    arg
+}
