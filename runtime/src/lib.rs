@@ -4,5 +4,6 @@
 //! datastore over SQL), roles (server, agent, init), and thin binaries.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod apiserver;
 pub mod datastore;
 pub mod secret;

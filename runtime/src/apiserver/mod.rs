@@ -1,0 +1,4 @@
+//! The HTTPS API server: the Kubernetes API subset and the supervisor
+//! endpoints on one port, like K3s.
+
+pub mod resources;

@@ -1,0 +1,184 @@
+//! The resource types the API server serves: one table every part of the
+//! server reads (routing, discovery, OpenAPI, storage keys, tables, RBAC).
+//!
+//! Owns the list of kinds and their static properties. Must not hold
+//! behaviour that differs per kind beyond data (function pointers to the
+//! kind's schema are data).
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+
+/// One served resource (a kind under a group/version).
+#[derive(Debug, Clone, Copy)]
+pub struct ResourceType {
+    /// API group; empty for the core group.
+    pub group: &'static str,
+    pub version: &'static str,
+    pub kind: &'static str,
+    /// The URL segment: `configmaps`.
+    pub plural: &'static str,
+    pub singular: &'static str,
+    pub namespaced: bool,
+    pub short_names: &'static [&'static str],
+    pub categories: &'static [&'static str],
+    /// Whether `<name>/status` is served.
+    pub has_status: bool,
+    /// The OpenAPI definition name: `io.k8s.api.core.v1.ConfigMap`.
+    pub definition: &'static str,
+    /// The `List` kind's definition name.
+    pub list_definition: &'static str,
+    /// Adds the kind's schema (and its dependencies) to a generator.
+    pub schema: fn(&mut SchemaGenerator) -> Schema,
+    /// The storage key segment (`/registry/<segment>/…`), as Kubernetes names it.
+    pub storage: &'static str,
+}
+
+impl ResourceType {
+    /// `v1` or `coordination.k8s.io/v1`.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.to_owned()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The verbs served on the collection and items.
+    pub fn verbs(&self) -> &'static [&'static str] {
+        &[
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ]
+    }
+}
+
+fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+macro_rules! resource {
+    (
+        $group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
+        namespaced: $ns:literal, short: [$($short:literal),*], categories: [$($cat:literal),*],
+        status: $status:literal, ty: $ty:ty, definition: $def:literal, storage: $storage:literal
+    ) => {
+        ResourceType {
+            group: $group,
+            version: $version,
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            namespaced: $ns,
+            short_names: &[$($short),*],
+            categories: &[$($cat),*],
+            has_status: $status,
+            definition: $def,
+            list_definition: concat!($def, "List"),
+            schema: schema_of::<$ty>,
+            storage: $storage,
+        }
+    };
+}
+
+use k8s_openapi::api::coordination::v1 as coordination;
+use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1 as discovery;
+
+/// Every served resource, core group first.
+pub static RESOURCES: &[ResourceType] = &[
+    resource!("", "v1", "Namespace", "namespaces", "namespace",
+        namespaced: false, short: ["ns"], categories: [], status: true,
+        ty: core::Namespace, definition: "io.k8s.api.core.v1.Namespace", storage: "namespaces"),
+    resource!("", "v1", "Node", "nodes", "node",
+        namespaced: false, short: ["no"], categories: [], status: true,
+        ty: core::Node, definition: "io.k8s.api.core.v1.Node", storage: "minions"),
+    resource!("", "v1", "Pod", "pods", "pod",
+        namespaced: true, short: ["po"], categories: ["all"], status: true,
+        ty: core::Pod, definition: "io.k8s.api.core.v1.Pod", storage: "pods"),
+    resource!("", "v1", "Service", "services", "service",
+        namespaced: true, short: ["svc"], categories: ["all"], status: true,
+        ty: core::Service, definition: "io.k8s.api.core.v1.Service", storage: "services/specs"),
+    resource!("", "v1", "Endpoints", "endpoints", "endpoints",
+        namespaced: true, short: ["ep"], categories: [], status: false,
+        ty: core::Endpoints, definition: "io.k8s.api.core.v1.Endpoints", storage: "services/endpoints"),
+    resource!("", "v1", "ConfigMap", "configmaps", "configmap",
+        namespaced: true, short: ["cm"], categories: [], status: false,
+        ty: core::ConfigMap, definition: "io.k8s.api.core.v1.ConfigMap", storage: "configmaps"),
+    resource!("", "v1", "Secret", "secrets", "secret",
+        namespaced: true, short: [], categories: [], status: false,
+        ty: core::Secret, definition: "io.k8s.api.core.v1.Secret", storage: "secrets"),
+    resource!("", "v1", "Event", "events", "event",
+        namespaced: true, short: ["ev"], categories: [], status: false,
+        ty: core::Event, definition: "io.k8s.api.core.v1.Event", storage: "events"),
+    resource!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount",
+        namespaced: true, short: ["sa"], categories: [], status: false,
+        ty: core::ServiceAccount, definition: "io.k8s.api.core.v1.ServiceAccount", storage: "serviceaccounts"),
+    resource!("coordination.k8s.io", "v1", "Lease", "leases", "lease",
+        namespaced: true, short: [], categories: [], status: false,
+        ty: coordination::Lease, definition: "io.k8s.api.coordination.v1.Lease", storage: "leases"),
+    resource!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice",
+        namespaced: true, short: [], categories: [], status: false,
+        ty: discovery::EndpointSlice, definition: "io.k8s.api.discovery.v1.EndpointSlice", storage: "endpointslices"),
+];
+
+/// The API groups served, in discovery order, each with its one version.
+pub fn groups() -> Vec<(&'static str, &'static str)> {
+    let mut out: Vec<(&'static str, &'static str)> = Vec::new();
+    for r in RESOURCES {
+        if !out.iter().any(|(g, v)| *g == r.group && *v == r.version) {
+            out.push((r.group, r.version));
+        }
+    }
+    out
+}
+
+/// Finds a resource by group, version and plural.
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static ResourceType> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.version == version && r.plural == plural)
+}
+
+/// Finds a resource by group and kind.
+pub fn find_kind(group: &str, kind: &str) -> Option<&'static ResourceType> {
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.kind == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_consistent() {
+        for r in RESOURCES {
+            assert!(r.definition.ends_with(r.kind), "{}", r.kind);
+            assert_eq!(
+                find(r.group, r.version, r.plural).map(|f| f.kind),
+                Some(r.kind)
+            );
+        }
+        assert_eq!(groups()[0], ("", "v1"));
+        assert_eq!(groups().len(), 3);
+    }
+
+    #[test]
+    fn schemas_generate() {
+        let mut generator = schemars::generate::SchemaSettings::openapi3().into_generator();
+        for r in RESOURCES {
+            let schema = (r.schema)(&mut generator);
+            assert!(
+                schema.as_object().is_some() || schema.as_bool().is_some(),
+                "{}",
+                r.kind
+            );
+        }
+        assert!(generator.definitions().len() > 20);
+    }
+}
