@@ -154,11 +154,7 @@ impl<N: NetOps> Instance<N> {
             preempt: self.cfg.preempt,
             primary_address: primary,
             garp_repeat: Some(self.cfg.garp_repeat_after.0).filter(|d| !d.is_zero()),
-            garp_lower_priority_holdoff: self
-                .cfg
-                .advert_interval
-                .duration()
-                .max(std::time::Duration::from_secs(1)),
+            garp_lower_priority_holdoff: self.cfg.advert_interval.duration(),
         });
         let mut core = Core {
             router,

@@ -382,6 +382,14 @@ impl Router {
                     });
                     self.timer = Some(now + self.advert_interval());
                 } else if wins {
+                    // One last advert at our priority before stepping down
+                    // (keepalived's `higher_prio_send_advert`): after a
+                    // partition heals, the winner hears a lower-priority
+                    // master and answers with gratuitous ARP, so clients that
+                    // followed us move back to it.
+                    out.push(Action::SendAdvert {
+                        priority: self.priority,
+                    });
                     self.master_adver_interval = interval_cs;
                     self.master = Some(MasterInfo {
                         address: source,
@@ -658,6 +666,7 @@ mod tests {
         assert_eq!(
             a,
             vec![
+                Action::SendAdvert { priority: 100 },
                 Action::Transition {
                     from: State::Master,
                     to: State::Backup,

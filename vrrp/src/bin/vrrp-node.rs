@@ -6,6 +6,7 @@
 //! Owns: flag parsing, logging set-up, the health-check and demo-service
 //! tasks. Must not: hold protocol logic (the crate does).
 
+use std::io::IsTerminal;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
@@ -125,6 +126,7 @@ async fn check_health(target: SocketAddr, every: Duration, handle: vrrp::Handle)
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
