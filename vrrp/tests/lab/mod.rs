@@ -296,9 +296,10 @@ impl Lab {
             .arg(&pid)
             .arg("-r")
             .arg(&vrrp_pid)
-            .stdin(Stdio::null())
-            .stdout(File::create(&log).expect("log file"))
-            .stderr(Stdio::null());
+            .stdin(Stdio::null());
+        let out = File::create(&log).expect("log file");
+        cmd.stderr(out.try_clone().expect("dup log file"))
+            .stdout(out);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn keepalived: {e}"));
