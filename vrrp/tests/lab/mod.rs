@@ -492,7 +492,7 @@ pub struct Attempt {
 }
 
 /// A thread in the client namespace connecting to a target every `period`
-/// (connect timeout 50 ms), reading one line of reply.
+/// (connect timeout 20 ms), reading one line of reply.
 pub struct Probe {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -571,7 +571,7 @@ impl Drop for Probe {
 }
 
 fn connect_once(target: SocketAddrV4) -> Option<String> {
-    let s = TcpStream::connect_timeout(&SocketAddr::V4(target), Duration::from_millis(50)).ok()?;
+    let s = TcpStream::connect_timeout(&SocketAddr::V4(target), Duration::from_millis(20)).ok()?;
     s.set_read_timeout(Some(Duration::from_millis(100))).ok()?;
     let mut line = String::new();
     BufReader::new(s).read_line(&mut line).ok()?;
