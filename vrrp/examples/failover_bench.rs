@@ -202,6 +202,7 @@ fn main() {
     );
     let impls = [
         Impl::Ours("100ms"),
+        Impl::Ours("10ms"),
         Impl::Ours("1s"),
         Impl::Keepalived("1"),
         Impl::Keepalived("0.1"),

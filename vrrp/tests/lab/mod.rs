@@ -30,7 +30,12 @@ pub const VRID: &str = "51";
 /// false. Root but a tool missing: panics (project rule: never skip silently).
 pub fn prerequisites(test: &str, tools: &[&str]) -> bool {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: {test}: needs root (network namespaces, raw sockets)");
+        // Straight to the stderr handle: libtest captures eprintln! of
+        // passing tests, and a skip must be seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: {test}: needs root (network namespaces, raw sockets)"
+        );
         return false;
     }
     for tool in tools {
