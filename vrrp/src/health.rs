@@ -13,6 +13,7 @@ use crate::config::HealthConfig;
 
 /// Health as tracked so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct HealthStatus {
     pub failing: bool,
     /// Consecutive results that agree with each other (toward fall or rise).

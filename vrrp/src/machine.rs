@@ -123,6 +123,7 @@ pub enum Action {
 
 /// The master as seen from this router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub struct MasterInfo {
     pub address: Ipv4Addr,
     pub priority: u8,
