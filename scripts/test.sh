@@ -21,6 +21,9 @@ apt_packages=(
   etcd-server etcd-client
   # build: C code (SQLite, ring) and procps for process inspection
   build-essential pkg-config procps
+  # tier 4 (vrrp): namespaces and bridges (ip, bridge), keepalived 2.2.7 as a
+  # VRRP peer, tshark to decode adverts; setpriv (util-linux) drops capabilities
+  iproute2 keepalived tshark util-linux
 )
 
 install_packages() {
