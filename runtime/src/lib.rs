@@ -5,5 +5,6 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod apiserver;
+pub mod config;
 pub mod datastore;
 pub mod secret;

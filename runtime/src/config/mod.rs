@@ -1,0 +1,25 @@
+//! Configuration: one typed model for flags, config files and `EDGE_*`
+//! environment variables, with validated value types.
+//!
+//! Owns parsing and validation of everything an operator writes. Must not
+//! start anything; errors say which key was wrong, where, and what is expected.
+
+pub mod server;
+pub mod types;
+
+use std::path::PathBuf;
+
+/// A configuration problem, naming the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid {key}: {message}")]
+    Invalid { key: String, message: String },
+}

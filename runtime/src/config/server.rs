@@ -1,0 +1,561 @@
+//! `edged server` configuration: the flags (named as K3s names them), the
+//! same keys in a YAML config file, and `EDGE_*` environment variables,
+//! resolved into one validated [`ServerConfig`]. Precedence: flag > env > file
+//! > default.
+//!
+//! Owns the server's flag set and its defaults. Must not start anything; the
+//! only IO is reading the config and token files.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+use super::ConfigError;
+use super::types::{Cidr, FileMode, Label, NodeName, Taint};
+use crate::datastore::{Endpoint, TlsFiles};
+use crate::secret::Secret;
+
+/// The default config file, read when it exists and `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "/etc/edge/config.yaml";
+
+/// Flags of `edged server`. Every flag may also come from the config file
+/// (same name, without dashes in front) or from `EDGE_<NAME>`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServerArgs {
+    /// Config file (YAML; keys are the long flag names)
+    #[arg(long, short = 'c', env = "EDGE_CONFIG_FILE", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Where state lives [default: /var/lib/edge, or ~/.edge when not root]
+    #[arg(long, short = 'd', env = "EDGE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Shared secret servers join with (a bare secret or a full K10 token)
+    #[arg(long, short = 't', env = "EDGE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// File holding the token
+    #[arg(long, env = "EDGE_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Datastore: sqlite:///path, postgres://user:pass@host:5432/db or
+    /// mysql://user:pass@tcp(host:3306)/db [default: sqlite in the data dir]
+    #[arg(long, env = "EDGE_DATASTORE_ENDPOINT", hide_env_values = true)]
+    pub datastore_endpoint: Option<String>,
+
+    /// CA file for the datastore's TLS
+    #[arg(long, env = "EDGE_DATASTORE_CAFILE", value_name = "FILE")]
+    pub datastore_cafile: Option<PathBuf>,
+
+    /// Client certificate for the datastore's TLS
+    #[arg(long, env = "EDGE_DATASTORE_CERTFILE", value_name = "FILE")]
+    pub datastore_certfile: Option<PathBuf>,
+
+    /// Client key for the datastore's TLS
+    #[arg(long, env = "EDGE_DATASTORE_KEYFILE", value_name = "FILE")]
+    pub datastore_keyfile: Option<PathBuf>,
+
+    /// Address the API server listens on [default: 0.0.0.0]
+    #[arg(long, env = "EDGE_BIND_ADDRESS")]
+    pub bind_address: Option<IpAddr>,
+
+    /// Port of the API server and supervisor [default: 6443]
+    #[arg(long, env = "EDGE_HTTPS_LISTEN_PORT")]
+    pub https_listen_port: Option<u16>,
+
+    /// Address other nodes reach this server on [default: the node IP]
+    #[arg(long, env = "EDGE_ADVERTISE_ADDRESS")]
+    pub advertise_address: Option<IpAddr>,
+
+    /// Extra hostname or IP in the serving certificate (repeatable)
+    #[arg(long, env = "EDGE_TLS_SAN", value_delimiter = ',')]
+    pub tls_san: Vec<String>,
+
+    /// Node name [default: the hostname]
+    #[arg(long, env = "EDGE_NODE_NAME")]
+    pub node_name: Option<NodeName>,
+
+    /// Node IP address (repeatable) [default: the address of the default route]
+    #[arg(long, env = "EDGE_NODE_IP", value_delimiter = ',')]
+    pub node_ip: Vec<IpAddr>,
+
+    /// Node label key=value (repeatable)
+    #[arg(long, env = "EDGE_NODE_LABEL", value_delimiter = ',')]
+    pub node_label: Vec<Label>,
+
+    /// Node taint key=value:Effect (repeatable)
+    #[arg(long, env = "EDGE_NODE_TAINT", value_delimiter = ',')]
+    pub node_taint: Vec<Taint>,
+
+    /// Pod network [default: 10.42.0.0/16]
+    #[arg(long, env = "EDGE_CLUSTER_CIDR")]
+    pub cluster_cidr: Option<Cidr>,
+
+    /// Service network [default: 10.43.0.0/16]
+    #[arg(long, env = "EDGE_SERVICE_CIDR")]
+    pub service_cidr: Option<Cidr>,
+
+    /// Cluster DNS service IP [default: 10.43.0.10]
+    #[arg(long, env = "EDGE_CLUSTER_DNS")]
+    pub cluster_dns: Option<IpAddr>,
+
+    /// Cluster domain [default: cluster.local]
+    #[arg(long, env = "EDGE_CLUSTER_DOMAIN")]
+    pub cluster_domain: Option<String>,
+
+    /// Packaged component not to deploy (repeatable): coredns, servicelb,
+    /// traefik, local-storage, metrics-server, runtimes
+    #[arg(long, env = "EDGE_DISABLE", value_delimiter = ',')]
+    pub disable: Vec<String>,
+
+    /// Disable the Helm controller
+    #[arg(long, env = "EDGE_DISABLE_HELM_CONTROLLER", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_helm_controller: Option<bool>,
+
+    /// Disable kube-proxy
+    #[arg(long, env = "EDGE_DISABLE_KUBE_PROXY", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_kube_proxy: Option<bool>,
+
+    /// Disable the network policy controller
+    #[arg(long, env = "EDGE_DISABLE_NETWORK_POLICY", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub disable_network_policy: Option<bool>,
+
+    /// Encrypt Secret data at rest in the datastore
+    #[arg(long, env = "EDGE_SECRETS_ENCRYPTION", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub secrets_encryption: Option<bool>,
+
+    /// Write the admin kubeconfig here [default: /etc/edge/edge.yaml as root,
+    /// else <data-dir>/edge.yaml]
+    #[arg(long, short = 'o', env = "EDGE_KUBECONFIG_OUTPUT", value_name = "FILE")]
+    pub write_kubeconfig: Option<PathBuf>,
+
+    /// Mode of the kubeconfig file, octal [default: 0600]
+    #[arg(long, env = "EDGE_KUBECONFIG_MODE")]
+    pub write_kubeconfig_mode: Option<FileMode>,
+}
+
+/// The same keys, as a config file holds them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ServerFile {
+    pub data_dir: Option<PathBuf>,
+    pub token: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub datastore_endpoint: Option<String>,
+    pub datastore_cafile: Option<PathBuf>,
+    pub datastore_certfile: Option<PathBuf>,
+    pub datastore_keyfile: Option<PathBuf>,
+    pub bind_address: Option<IpAddr>,
+    pub https_listen_port: Option<u16>,
+    pub advertise_address: Option<IpAddr>,
+    #[serde(default)]
+    pub tls_san: OneOrMany<String>,
+    pub node_name: Option<NodeName>,
+    #[serde(default)]
+    pub node_ip: OneOrMany<IpAddr>,
+    #[serde(default)]
+    pub node_label: OneOrMany<Label>,
+    #[serde(default)]
+    pub node_taint: OneOrMany<Taint>,
+    pub cluster_cidr: Option<Cidr>,
+    pub service_cidr: Option<Cidr>,
+    pub cluster_dns: Option<IpAddr>,
+    pub cluster_domain: Option<String>,
+    #[serde(default)]
+    pub disable: OneOrMany<String>,
+    pub disable_helm_controller: Option<bool>,
+    pub disable_kube_proxy: Option<bool>,
+    pub disable_network_policy: Option<bool>,
+    pub secrets_encryption: Option<bool>,
+    pub write_kubeconfig: Option<PathBuf>,
+    pub write_kubeconfig_mode: Option<FileMode>,
+}
+
+/// A repeatable flag's value: the flags' if any were given, else the file's.
+fn first<T>(flags: Vec<T>, file: OneOrMany<T>) -> Vec<T> {
+    if flags.is_empty() {
+        file.into_vec()
+    } else {
+        flags
+    }
+}
+
+/// A config-file value that may be one item or a list, as K3s accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            Self::One(t) => vec![t],
+            Self::Many(v) => v,
+        }
+    }
+}
+
+/// Components `--disable` accepts (K3s's packaged add-ons).
+pub const DISABLABLE: &[&str] = &[
+    "coredns",
+    "servicelb",
+    "traefik",
+    "local-storage",
+    "metrics-server",
+    "runtimes",
+];
+
+/// Flags every server of a cluster must agree on (K3s's list). The first
+/// server records them in the datastore; the others must match.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct CriticalConfig {
+    pub cluster_cidr: Cidr,
+    pub service_cidr: Cidr,
+    pub cluster_dns: IpAddr,
+    pub cluster_domain: String,
+    pub disable: Vec<String>,
+    pub disable_helm_controller: bool,
+    pub disable_kube_proxy: bool,
+    pub disable_network_policy: bool,
+    pub secrets_encryption: bool,
+}
+
+/// A resolved, validated server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub data_dir: PathBuf,
+    pub token: Option<Secret<String>>,
+    pub datastore: Endpoint,
+    /// Whether the datastore was given (false: the embedded SQLite default).
+    pub external_datastore: bool,
+    pub bind_address: IpAddr,
+    pub https_listen_port: u16,
+    pub advertise_address: Option<IpAddr>,
+    pub tls_san: Vec<String>,
+    pub node_name: Option<NodeName>,
+    pub node_ip: Vec<IpAddr>,
+    pub node_label: Vec<Label>,
+    pub node_taint: Vec<Taint>,
+    pub critical: CriticalConfig,
+    pub write_kubeconfig: PathBuf,
+    pub write_kubeconfig_mode: FileMode,
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The data dir when none is configured: `/var/lib/edge` as root, else `~/.edge`.
+pub fn default_data_dir() -> PathBuf {
+    if is_root() {
+        PathBuf::from("/var/lib/edge")
+    } else {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".edge")
+    }
+}
+
+/// Reads a YAML config file of type `T`; errors carry the file and the
+/// parser's line, column and key.
+pub fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = if text.trim().is_empty() {
+        "{}"
+    } else {
+        text.as_str()
+    };
+    serde_saphyr::from_str::<T>(text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        // The parser appends a snippet of the file around the error, which can
+        // show a neighbouring `token:` line: keep only the located message.
+        message: e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned(),
+    })
+}
+
+impl ServerArgs {
+    /// Merges flags and environment (already in `self`, by clap) over the
+    /// config file over the defaults, and validates the result.
+    pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
+        let file_path = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        let file: ServerFile = match &file_path {
+            Some(p) => read_yaml(p)?,
+            None => ServerFile::default(),
+        };
+
+        let data_dir = self
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir);
+        let token_file = self.token_file.or(file.token_file);
+        let token = match (self.token.or(file.token), token_file) {
+            (Some(t), _) => Some(t),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
+        if token.as_deref() == Some("") {
+            return Err(ConfigError::Invalid {
+                key: "token".into(),
+                message: "the token is empty".into(),
+            });
+        }
+        let tls = TlsFiles {
+            ca_file: self.datastore_cafile.or(file.datastore_cafile),
+            cert_file: self.datastore_certfile.or(file.datastore_certfile),
+            key_file: self.datastore_keyfile.or(file.datastore_keyfile),
+        };
+        let endpoint = self.datastore_endpoint.or(file.datastore_endpoint);
+        let external_datastore = endpoint.is_some();
+        let datastore = match endpoint {
+            Some(e) => Endpoint::parse_with_tls(&e, tls).map_err(|e| ConfigError::Invalid {
+                key: "datastore-endpoint".into(),
+                message: e.to_string(),
+            })?,
+            None => Endpoint::default_sqlite(&data_dir),
+        };
+
+        let mut disable = first(self.disable, file.disable);
+        for d in &disable {
+            if !DISABLABLE.contains(&d.as_str()) {
+                return Err(ConfigError::Invalid {
+                    key: "disable".into(),
+                    message: format!(
+                        "unknown component {d:?}; expected one of {}",
+                        DISABLABLE.join(", ")
+                    ),
+                });
+            }
+        }
+        disable.sort();
+        disable.dedup();
+        let cluster_domain = self
+            .cluster_domain
+            .or(file.cluster_domain)
+            .unwrap_or_else(|| "cluster.local".into());
+        if !super::types::is_dns_subdomain(&cluster_domain) {
+            return Err(ConfigError::Invalid {
+                key: "cluster-domain".into(),
+                message: format!("{cluster_domain:?} is not a DNS domain"),
+            });
+        }
+        let critical = CriticalConfig {
+            cluster_cidr: self
+                .cluster_cidr
+                .or(file.cluster_cidr)
+                .unwrap_or_else(|| "10.42.0.0/16".parse().expect("default parses")),
+            service_cidr: self
+                .service_cidr
+                .or(file.service_cidr)
+                .unwrap_or_else(|| "10.43.0.0/16".parse().expect("default parses")),
+            cluster_dns: self
+                .cluster_dns
+                .or(file.cluster_dns)
+                .unwrap_or(IpAddr::V4(Ipv4Addr::new(10, 43, 0, 10))),
+            cluster_domain,
+            disable,
+            disable_helm_controller: self
+                .disable_helm_controller
+                .or(file.disable_helm_controller)
+                .unwrap_or(false),
+            disable_kube_proxy: self
+                .disable_kube_proxy
+                .or(file.disable_kube_proxy)
+                .unwrap_or(false),
+            disable_network_policy: self
+                .disable_network_policy
+                .or(file.disable_network_policy)
+                .unwrap_or(false),
+            secrets_encryption: self
+                .secrets_encryption
+                .or(file.secrets_encryption)
+                .unwrap_or(false),
+        };
+        if !critical.service_cidr.contains(critical.cluster_dns) {
+            return Err(ConfigError::Invalid {
+                key: "cluster-dns".into(),
+                message: format!(
+                    "{} is outside the service network {}",
+                    critical.cluster_dns, critical.service_cidr
+                ),
+            });
+        }
+        if critical.cluster_cidr.contains(critical.service_cidr.addr())
+            || critical.service_cidr.contains(critical.cluster_cidr.addr())
+        {
+            return Err(ConfigError::Invalid {
+                key: "service-cidr".into(),
+                message: format!(
+                    "the service network {} overlaps the cluster network {}",
+                    critical.service_cidr, critical.cluster_cidr
+                ),
+            });
+        }
+        let write_kubeconfig = self
+            .write_kubeconfig
+            .or(file.write_kubeconfig)
+            .unwrap_or_else(|| {
+                if is_root() {
+                    PathBuf::from("/etc/edge/edge.yaml")
+                } else {
+                    data_dir.join("edge.yaml")
+                }
+            });
+        Ok(ServerConfig {
+            token: token.map(Secret::new),
+            datastore,
+            external_datastore,
+            bind_address: self
+                .bind_address
+                .or(file.bind_address)
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            https_listen_port: self
+                .https_listen_port
+                .or(file.https_listen_port)
+                .unwrap_or(6443),
+            advertise_address: self.advertise_address.or(file.advertise_address),
+            tls_san: first(self.tls_san, file.tls_san),
+            node_name: self.node_name.or(file.node_name),
+            node_ip: first(self.node_ip, file.node_ip),
+            node_label: first(self.node_label, file.node_label),
+            node_taint: first(self.node_taint, file.node_taint),
+            critical,
+            write_kubeconfig,
+            write_kubeconfig_mode: self
+                .write_kubeconfig_mode
+                .or(file.write_kubeconfig_mode)
+                .unwrap_or(FileMode(0o600)),
+            data_dir,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    fn parse(argv: &[&str]) -> Result<ServerConfig, String> {
+        let cli = Cli::try_parse_from(std::iter::once("edged").chain(argv.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        cli.args.resolve().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_are_k3s_defaults() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let c = parse(&["--data-dir", &dir.path().display().to_string()]).expect("valid");
+        assert_eq!(c.critical.cluster_cidr.to_string(), "10.42.0.0/16");
+        assert_eq!(c.critical.service_cidr.to_string(), "10.43.0.0/16");
+        assert_eq!(c.critical.cluster_dns.to_string(), "10.43.0.10");
+        assert_eq!(c.critical.cluster_domain, "cluster.local");
+        assert_eq!(c.https_listen_port, 6443);
+        assert!(!c.external_datastore);
+        assert_eq!(
+            c.datastore.sqlite_path(),
+            Some(dir.path().join("server/db/state.db").as_path())
+        );
+        assert_eq!(c.write_kubeconfig_mode, FileMode(0o600));
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_lists_come_from_either() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(
+            &file,
+            "cluster-cidr: 10.50.0.0/16\ntls-san: edge.example.com\nnode-label: [a=b, c=d]\n\
+             secrets-encryption: true\nhttps-listen-port: 7443\n",
+        )
+        .expect("write");
+        let c = parse(&[
+            "--config",
+            &file.display().to_string(),
+            "--https-listen-port",
+            "8443",
+            "--tls-san",
+            "10.0.0.100,vip.local",
+        ])
+        .expect("valid");
+        assert_eq!(c.critical.cluster_cidr.to_string(), "10.50.0.0/16");
+        assert_eq!(c.https_listen_port, 8443);
+        assert_eq!(c.tls_san, ["10.0.0.100", "vip.local"]);
+        assert_eq!(c.node_label.len(), 2);
+        assert!(c.critical.secrets_encryption);
+    }
+
+    #[test]
+    fn bad_input_names_the_key() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, "token: hunter2-token\nclustr-dns: 10.43.0.10\n").expect("write");
+        let e = parse(&["--config", &file.display().to_string()]).expect_err("typo refused");
+        assert!(e.contains("line 2 column 1"), "{e}");
+        assert!(
+            !e.contains("hunter2"),
+            "the token leaked into the error: {e}"
+        );
+        assert!(e.contains("clustr-dns") && e.contains("config.yaml"), "{e}");
+
+        let e = parse(&["--cluster-cidr", "10.42.0.1/16"]).expect_err("host bits");
+        assert!(
+            e.contains("--cluster-cidr") && e.contains("host bits"),
+            "{e}"
+        );
+        let e = parse(&["--cluster-dns", "10.99.0.10"]).expect_err("dns outside");
+        assert!(
+            e.contains("cluster-dns") && e.contains("outside the service network"),
+            "{e}"
+        );
+        let e = parse(&["--disable", "trafik"]).expect_err("bad component");
+        assert!(e.contains("unknown component \"trafik\""), "{e}");
+        let e = parse(&["--node-taint", "a=b:Never"]).expect_err("bad taint");
+        assert!(
+            e.contains("--node-taint") && e.contains("NoSchedule"),
+            "{e}"
+        );
+        let e = parse(&["--datastore-endpoint", "postgres://u:secretpw@h:99999/db"])
+            .expect_err("bad endpoint");
+        assert!(
+            e.contains("datastore-endpoint") && !e.contains("secretpw"),
+            "{e}"
+        );
+    }
+}
