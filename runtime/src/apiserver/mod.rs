@@ -1,5 +1,8 @@
 //! The HTTPS API server: the Kubernetes API subset and the supervisor
 //! endpoints on one port, like K3s.
 
+pub mod auth;
+pub mod request;
 pub mod resources;
 pub mod status;
+pub mod storage;
