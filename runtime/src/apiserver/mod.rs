@@ -4,5 +4,7 @@
 pub mod auth;
 pub mod request;
 pub mod resources;
+pub mod semantics;
 pub mod status;
 pub mod storage;
+pub mod validation;
