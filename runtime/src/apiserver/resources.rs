@@ -6,6 +6,11 @@
 //! kind's schema are data).
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::status::ApiError;
 
 /// One served resource (a kind under a group/version).
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +33,9 @@ pub struct ResourceType {
     pub list_definition: &'static str,
     /// Adds the kind's schema (and its dependencies) to a generator.
     pub schema: fn(&mut SchemaGenerator) -> Schema,
+    /// Decodes a request body through the kind's typed struct: the normalised
+    /// object (unknown fields dropped) and the paths of the unknown fields.
+    pub decode: fn(&Value) -> Result<(Value, Vec<String>), ApiError>,
     /// The storage key segment (`/registry/<segment>/…`), as Kubernetes names it.
     pub storage: &'static str,
 }
@@ -61,6 +69,12 @@ fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<T>()
 }
 
+fn decode_as<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(Value, Vec<String>), ApiError> {
+    let (typed, unknown) = super::validation::decode_strict::<T>(value)?;
+    let normalised = serde_json::to_value(&typed).map_err(ApiError::internal)?;
+    Ok((normalised, unknown))
+}
+
 macro_rules! resource {
     (
         $group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
@@ -80,6 +94,7 @@ macro_rules! resource {
             definition: $def,
             list_definition: concat!($def, "List"),
             schema: schema_of::<$ty>,
+            decode: decode_as::<$ty>,
             storage: $storage,
         }
     };
