@@ -1,4 +1,5 @@
 //! The HTTPS API server: the Kubernetes API subset and the supervisor
 //! endpoints on one port, like K3s.
 
+pub mod document;
 pub mod resources;
