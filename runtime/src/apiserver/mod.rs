@@ -1,5 +1,6 @@
 //! The HTTPS API server: the Kubernetes API subset and the supervisor
 //! endpoints on one port, like K3s.
 
+pub mod discovery;
 pub mod document;
 pub mod resources;
