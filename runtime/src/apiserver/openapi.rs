@@ -62,6 +62,7 @@ pub const PATCH_CONTENT_TYPES: [&str; 4] = [
 /// `k8s-openapi`'s schemas do not carry. Without them kubectl would treat
 /// these lists as atomic and `apply` could not remove one element (an env
 /// var, a container) from a list it manages.
+#[rustfmt::skip]
 const PATCH_META: &[(&str, &str, &str, Option<&str>)] = &[
     (OBJECT_META, "finalizers", "merge", None),
     (OBJECT_META, "ownerReferences", "merge", Some("uid")),
@@ -72,12 +73,7 @@ const PATCH_META: &[(&str, &str, &str, Option<&str>)] = &[
     (POD_SPEC, "schedulingGates", "merge", Some("name")),
     (POD_SPEC, "evictionResponders", "merge", Some("name")),
     (POD_SPEC, "hostAliases", "merge", Some("ip")),
-    (
-        POD_SPEC,
-        "topologySpreadConstraints",
-        "merge",
-        Some("topologyKey"),
-    ),
+    (POD_SPEC, "topologySpreadConstraints", "merge", Some("topologyKey")),
     (POD_SPEC, "volumes", "merge,retainKeys", Some("name")),
     (POD_SPEC, "resourceClaims", "merge,retainKeys", Some("name")),
     (CONTAINER, "env", "merge", Some("name")),
@@ -86,79 +82,24 @@ const PATCH_META: &[(&str, &str, &str, Option<&str>)] = &[
     (CONTAINER, "volumeDevices", "merge", Some("devicePath")),
     (EPHEMERAL_CONTAINER, "env", "merge", Some("name")),
     (EPHEMERAL_CONTAINER, "ports", "merge", Some("containerPort")),
-    (
-        EPHEMERAL_CONTAINER,
-        "volumeMounts",
-        "merge",
-        Some("mountPath"),
-    ),
-    (
-        EPHEMERAL_CONTAINER,
-        "volumeDevices",
-        "merge",
-        Some("devicePath"),
-    ),
+    (EPHEMERAL_CONTAINER, "volumeMounts", "merge", Some("mountPath")),
+    (EPHEMERAL_CONTAINER, "volumeDevices", "merge", Some("devicePath")),
     (CONTAINER_STATUS, "volumeMounts", "merge", Some("mountPath")),
-    (
-        CONTAINER_STATUS,
-        "allocatedResourcesStatus",
-        "merge",
-        Some("name"),
-    ),
+    (CONTAINER_STATUS, "allocatedResourcesStatus", "merge", Some("name")),
     (POD_STATUS, "conditions", "merge", Some("type")),
     (POD_STATUS, "podIPs", "merge", Some("ip")),
     (POD_STATUS, "hostIPs", "merge", Some("ip")),
-    (
-        POD_STATUS,
-        "resourceClaimStatuses",
-        "merge,retainKeys",
-        Some("name"),
-    ),
-    (
-        POD_STATUS,
-        "nodeAllocatableResourceClaimStatuses",
-        "merge",
-        Some("resourceClaimName"),
-    ),
+    (POD_STATUS, "resourceClaimStatuses", "merge,retainKeys", Some("name")),
+    (POD_STATUS, "nodeAllocatableResourceClaimStatuses", "merge", Some("resourceClaimName")),
     (NODE_CLAIM_STATUS, "mapping", "merge", Some("name")),
     (NODE_CLAIM_STATUS, "overhead", "merge", Some("name")),
     ("io.k8s.api.core.v1.NodeSpec", "podCIDRs", "merge", None),
-    (
-        "io.k8s.api.core.v1.NodeStatus",
-        "addresses",
-        "merge",
-        Some("type"),
-    ),
-    (
-        "io.k8s.api.core.v1.NodeStatus",
-        "conditions",
-        "merge",
-        Some("type"),
-    ),
-    (
-        "io.k8s.api.core.v1.NamespaceStatus",
-        "conditions",
-        "merge",
-        Some("type"),
-    ),
-    (
-        "io.k8s.api.core.v1.ServiceSpec",
-        "ports",
-        "merge",
-        Some("port"),
-    ),
-    (
-        "io.k8s.api.core.v1.ServiceStatus",
-        "conditions",
-        "merge",
-        Some("type"),
-    ),
-    (
-        "io.k8s.api.core.v1.ServiceAccount",
-        "secrets",
-        "merge",
-        Some("name"),
-    ),
+    ("io.k8s.api.core.v1.NodeStatus", "addresses", "merge", Some("type")),
+    ("io.k8s.api.core.v1.NodeStatus", "conditions", "merge", Some("type")),
+    ("io.k8s.api.core.v1.NamespaceStatus", "conditions", "merge", Some("type")),
+    ("io.k8s.api.core.v1.ServiceSpec", "ports", "merge", Some("port")),
+    ("io.k8s.api.core.v1.ServiceStatus", "conditions", "merge", Some("type")),
+    ("io.k8s.api.core.v1.ServiceAccount", "secrets", "merge", Some("name")),
 ];
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 const POD_SPEC: &str = "io.k8s.api.core.v1.PodSpec";
@@ -1077,6 +1018,15 @@ mod tests {
 
     #[test]
     fn patch_metadata_is_attached_where_it_belongs() {
+        for (definition, property, strategy, _) in PATCH_META {
+            // kubectl splits the strategy on ',' and matches exact words.
+            assert!(
+                strategy
+                    .split(',')
+                    .all(|s| ["merge", "retainKeys", "replace"].contains(&s)),
+                "{definition}.{property}: {strategy:?}"
+            );
+        }
         let mut found = vec![false; PATCH_META.len()];
         for (key, doc) in all_documents() {
             let schemas = &doc["components"]["schemas"];
