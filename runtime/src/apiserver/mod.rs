@@ -2,6 +2,9 @@
 //! endpoints on one port, like K3s.
 
 pub mod auth;
+pub mod discovery;
+pub mod document;
+pub mod openapi;
 pub mod request;
 pub mod resources;
 pub mod semantics;
