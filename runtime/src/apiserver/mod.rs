@@ -7,6 +7,7 @@ pub mod document;
 pub mod openapi;
 pub mod request;
 pub mod resources;
+pub mod selector;
 pub mod semantics;
 pub mod status;
 pub mod storage;
