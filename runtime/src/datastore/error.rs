@@ -122,12 +122,7 @@ impl DatastoreError {
                 reason: format!("protocol error: {m}"),
             },
             E::Database(db) => {
-                // MySQL's SQLSTATEs are coarse (unknown database is 42000, like a
-                // syntax error), so its numeric codes are used instead.
-                let code = match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-                    Some(my) => my.number().to_string(),
-                    None => db.code().map(|c| c.into_owned()).unwrap_or_default(),
-                };
+                let code = code_of(db.as_ref());
                 let message = db.message().to_owned();
                 if is_connection_loss_code(&code) {
                     Self::Unavailable {
@@ -148,6 +143,25 @@ impl DatastoreError {
                 message: other.to_string(),
             },
         }
+    }
+}
+
+/// Whether a driver error means the connection is gone (the database went
+/// away, restarted, or did not answer).
+pub(crate) fn is_connection_loss(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => is_connection_loss_code(&code_of(db.as_ref())),
+        _ => false,
+    }
+}
+
+/// The error's code: MySQL's numeric code (its SQLSTATEs are coarse: an
+/// unknown database is 42000, like a syntax error), else the SQLSTATE.
+fn code_of(db: &dyn sqlx::error::DatabaseError) -> String {
+    match db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        Some(my) => my.number().to_string(),
+        None => db.code().map(|c| c.into_owned()).unwrap_or_default(),
     }
 }
 

@@ -12,6 +12,8 @@ use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 
 use super::endpoint::Backend;
+use super::kv::Revision;
+use super::plan::LogRow;
 
 /// A rendered statement: cheap to clone, and a stable string for the driver's
 /// prepared-statement cache.
@@ -31,7 +33,6 @@ pub(crate) struct Statements {
     pub rollback: Sql,
     /// Reads the revision counter and locks it until commit.
     pub lock_revision: Sql,
-    pub set_revision: Sql,
     pub current_revision: Sql,
     /// `(revision, compact_revision)`.
     pub revisions: Sql,
@@ -60,8 +61,6 @@ pub(crate) struct Statements {
     pub set_compacted: Sql,
     pub compact_superseded: Sql,
     pub compact_tombstones: Sql,
-    /// PostgreSQL only: wakes other instances' watchers at commit.
-    pub notify: Option<Sql>,
     pub ping: Sql,
 }
 
@@ -93,7 +92,6 @@ impl Statements {
             lock_revision: r(&format!(
                 "SELECT value FROM edge_meta WHERE name = 'revision'{for_update}"
             )),
-            set_revision: r("UPDATE edge_meta SET value = ? WHERE name = 'revision'"),
             current_revision: r("SELECT value FROM edge_meta WHERE name = 'revision'"),
             revisions: r("SELECT \
                  (SELECT value FROM edge_meta WHERE name = 'revision'), \
@@ -171,67 +169,63 @@ impl Statements {
             compact_tombstones: r(
                 "DELETE FROM edge_log WHERE deleted = 1 AND revision > ? AND revision <= ?",
             ),
-            notify: (backend == Backend::Postgres)
-                .then(|| r(&format!("SELECT pg_notify('{PG_CHANNEL}', ?)"))),
             ping: r("SELECT 1"),
         }
     }
 
-    /// `SELECT … current versions … WHERE k.name IN (?, …)` for `n` keys.
-    pub(crate) fn load_current(&self, n: usize) -> Sql {
-        render(
-            self.backend,
-            &format!(
-                "SELECT {KV_COLUMNS} FROM edge_kv k \
-                 JOIN edge_log l ON l.revision = k.mod_revision WHERE k.name IN ({})",
-                placeholders(n, 1)
-            ),
+    /// Current versions of the named keys.
+    pub(crate) fn load_current(&self, keys: &[&[u8]]) -> String {
+        format!(
+            "SELECT {KV_COLUMNS} FROM edge_kv k \
+             JOIN edge_log l ON l.revision = k.mod_revision WHERE k.name IN ({})",
+            self.bytes_list(keys)
         )
     }
 
-    /// Keys attached to any of `n` leases.
-    pub(crate) fn lease_keys(&self, n: usize) -> Sql {
-        render(
-            self.backend,
-            &format!("{}({})", self.lease_keys_prefix, placeholders(n, 1)),
+    /// Keys attached to any of the leases.
+    pub(crate) fn lease_keys(&self, leases: &[i64]) -> String {
+        format!("{}({})", self.lease_keys_prefix, int_list(leases))
+    }
+
+    /// Which of the lease ids exist.
+    pub(crate) fn existing_leases(&self, leases: &[i64]) -> String {
+        format!(
+            "SELECT id FROM edge_lease WHERE id IN ({})",
+            int_list(leases)
         )
     }
 
-    /// Which of `n` lease ids exist.
-    pub(crate) fn existing_leases(&self, n: usize) -> Sql {
-        render(
-            self.backend,
-            &format!(
-                "SELECT id FROM edge_lease WHERE id IN ({})",
-                placeholders(n, 1)
-            ),
-        )
+    pub(crate) fn delete_leases(&self, leases: &[i64]) -> String {
+        format!("DELETE FROM edge_lease WHERE id IN ({})", int_list(leases))
     }
 
-    pub(crate) fn delete_leases(&self, n: usize) -> Sql {
-        render(
-            self.backend,
-            &format!(
-                "DELETE FROM edge_lease WHERE id IN ({})",
-                placeholders(n, 1)
-            ),
-        )
+    /// Multi-row insert of log rows.
+    pub(crate) fn insert_log(&self, rows: &[LogRow]) -> String {
+        let mut sql = String::from(
+            "INSERT INTO edge_log (revision, name, deleted, create_revision, \
+             prev_revision, version, lease, value) VALUES ",
+        );
+        for (i, r) in rows.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "({}, {}, {}, {}, {}, {}, {}, {})",
+                r.revision,
+                self.bytes(r.key.as_bytes()),
+                i64::from(r.deleted),
+                r.create_revision,
+                r.prev_revision,
+                r.version,
+                r.lease,
+                self.bytes(&r.value)
+            ));
+        }
+        sql
     }
 
-    /// Multi-row insert of `n` log rows.
-    pub(crate) fn insert_log(&self, n: usize) -> Sql {
-        render(
-            self.backend,
-            &format!(
-                "INSERT INTO edge_log (revision, name, deleted, create_revision, \
-                 prev_revision, version, lease, value) VALUES {}",
-                placeholders(n, 8)
-            ),
-        )
-    }
-
-    /// Multi-row upsert of `n` current-version pointers.
-    pub(crate) fn upsert_kv(&self, n: usize) -> Sql {
+    /// Multi-row upsert of current-version pointers.
+    pub(crate) fn upsert_kv(&self, rows: &[(&str, Revision, i64)]) -> String {
         let conflict = match self.backend {
             Backend::Mysql => {
                 "ON DUPLICATE KEY UPDATE mod_revision = VALUES(mod_revision), lease = VALUES(lease)"
@@ -241,36 +235,60 @@ impl Statements {
                  SET mod_revision = excluded.mod_revision, lease = excluded.lease"
             }
         };
-        render(
-            self.backend,
-            &format!(
-                "INSERT INTO edge_kv (name, mod_revision, lease) VALUES {} {conflict}",
-                placeholders(n, 3)
-            ),
+        let values: Vec<String> = rows
+            .iter()
+            .map(|(k, rev, lease)| format!("({}, {rev}, {lease})", self.bytes(k.as_bytes())))
+            .collect();
+        format!(
+            "INSERT INTO edge_kv (name, mod_revision, lease) VALUES {} {conflict}",
+            values.join(", ")
         )
     }
 
-    pub(crate) fn delete_kv(&self, n: usize) -> Sql {
-        render(
-            self.backend,
-            &format!("DELETE FROM edge_kv WHERE name IN ({})", placeholders(n, 1)),
+    pub(crate) fn delete_kv(&self, keys: &[&[u8]]) -> String {
+        format!(
+            "DELETE FROM edge_kv WHERE name IN ({})",
+            self.bytes_list(keys)
         )
     }
+
+    /// Moves the revision counter, and on PostgreSQL signals the other
+    /// instances (delivered at commit, in commit order).
+    pub(crate) fn advance(&self, revision: Revision) -> String {
+        let mut sql = format!("UPDATE edge_meta SET value = {revision} WHERE name = 'revision'");
+        if self.backend == Backend::Postgres {
+            sql.push_str(&format!("; SELECT pg_notify('{PG_CHANNEL}', '{revision}')"));
+        }
+        sql
+    }
+
+    /// A byte string as a SQL literal. Only hex digits are interpolated, so
+    /// no value can change the statement's meaning.
+    pub(crate) fn bytes(&self, b: &[u8]) -> String {
+        match self.backend {
+            Backend::Postgres => format!("'\\x{}'::bytea", hex::encode(b)),
+            Backend::Mysql | Backend::Sqlite => format!("X'{}'", hex::encode(b)),
+        }
+    }
+
+    fn bytes_list(&self, keys: &[&[u8]]) -> String {
+        keys.iter()
+            .map(|k| self.bytes(k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn int_list(ids: &[i64]) -> String {
+    ids.iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Builds a query from a rendered statement.
 pub(crate) fn query(sql: &Sql) -> Query<'static, sqlx::Any, AnyArguments> {
     sqlx::query(AssertSqlSafe(sql.clone()))
-}
-
-/// `n` groups of `width` placeholders: `?` for one, `(?, ?)` for several.
-fn placeholders(n: usize, width: usize) -> String {
-    let group = if width == 1 {
-        "?".to_owned()
-    } else {
-        format!("({})", vec!["?"; width].join(", "))
-    };
-    vec![group; n].join(", ")
 }
 
 /// Renders `?` placeholders for the backend. Our SQL never contains a literal `?`.
@@ -299,18 +317,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn postgres_placeholders_are_numbered() {
+    fn placeholders_and_literals() {
         let s = Statements::new(Backend::Postgres);
         assert!(
             s.list_current.contains("k.name >= $1 AND k.name < $2")
                 && s.list_current.contains("LIMIT $3")
         );
+        assert_eq!(s.bytes(b"/a'"), "'\\x2f6127'::bytea");
         assert!(
-            s.insert_log(2)
-                .ends_with("($9, $10, $11, $12, $13, $14, $15, $16)")
+            s.advance(9)
+                .ends_with("SELECT pg_notify('edge_kv_revision', '9')")
         );
         let m = Statements::new(Backend::Mysql);
-        assert!(m.upsert_kv(1).contains("(?, ?, ?) ON DUPLICATE KEY"));
+        assert_eq!(m.bytes(b""), "X''");
+        assert!(m.upsert_kv(&[("/k", 7, 0)]).starts_with(
+            "INSERT INTO edge_kv (name, mod_revision, lease) VALUES (X'2f6b', 7, 0) ON DUPLICATE KEY"
+        ));
         assert!(m.lock_revision.ends_with("FOR UPDATE"));
         assert!(
             !Statements::new(Backend::Sqlite)

@@ -19,8 +19,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::Either;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::DatastoreError;
@@ -28,15 +29,13 @@ use super::connect::{self, Role};
 use super::endpoint::Endpoint;
 use super::kv::KeyValue;
 use super::plan::{self, Op, Outcome, Plan, Snapshot};
-use super::sql::{self, Statements};
+use super::sql::Statements;
 
 /// Most operations in one transaction.
 const MAX_BATCH_OPS: usize = 256;
 /// Most key and value bytes in one transaction (MySQL's default
 /// `max_allowed_packet` is 16 MiB; one value may be up to 3 MiB).
 const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
-/// Most parameters one statement binds (PostgreSQL's limit is 65535).
-const MAX_PARAMS: usize = 30_000;
 
 pub(crate) type Reply = oneshot::Sender<Result<Outcome, DatastoreError>>;
 
@@ -144,28 +143,24 @@ impl Writer {
             let conn = self.conn.as_mut().expect("connected above");
             let statements = self.statements.clone();
             let result = tokio::time::timeout(self.timeout, async {
-                let begin = sql::query(&statements.begin_write)
-                    .execute(&mut *conn)
-                    .await;
-                if let Err(e) = begin {
-                    return Err(Failure::BeforeSend(e));
-                }
                 match transaction(conn, &statements, ops).await {
                     Ok(plan) => Ok(plan),
                     Err(e) => {
-                        let _ = sql::query(&statements.rollback).execute(&mut *conn).await;
-                        Err(Failure::During(e))
+                        let _ = script(conn, statements.rollback.to_string()).await;
+                        Err(e)
                     }
                 }
             })
             .await;
             match result {
                 Ok(Ok(plan)) => return Ok(plan),
-                Ok(Err(Failure::BeforeSend(e))) if attempt == 0 => {
+                // Nothing was committed: a connection that died while idle
+                // is replaced and the batch tried once more.
+                Ok(Err(Failure::BeforeCommit(e))) if attempt == 0 && is_connection_error(&e) => {
                     tracing::debug!(error = %e, "writer connection was dead; reconnecting");
                     self.conn = None;
                 }
-                Ok(Err(Failure::BeforeSend(e) | Failure::During(e))) => {
+                Ok(Err(Failure::BeforeCommit(e) | Failure::Commit(e))) => {
                     let err = DatastoreError::from_sqlx(&shown, e);
                     if err.is_unavailable() {
                         self.conn = None;
@@ -188,24 +183,43 @@ impl Writer {
 }
 
 enum Failure {
-    /// The transaction never started: nothing was applied.
-    BeforeSend(sqlx::Error),
-    /// Failed after BEGIN; rolled back (or the connection is gone).
-    During(sqlx::Error),
+    /// Failed before COMMIT was sent: nothing was applied.
+    BeforeCommit(sqlx::Error),
+    /// Failed in the script that commits: the outcome is unknown.
+    Commit(sqlx::Error),
 }
 
-/// The body of one write transaction (BEGIN already sent). Commits on success.
+fn is_connection_error(e: &sqlx::Error) -> bool {
+    super::error::is_connection_loss(e)
+}
+
+/// Runs a multi-statement script and returns the rows of each statement.
+async fn script(conn: &mut AnyConnection, sql: String) -> Result<Vec<Vec<AnyRow>>, sqlx::Error> {
+    use futures::TryStreamExt;
+    let mut results = Vec::new();
+    let mut rows = Vec::new();
+    let mut stream = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many(&mut *conn);
+    while let Some(item) = stream.try_next().await? {
+        match item {
+            Either::Left(_) => results.push(std::mem::take(&mut rows)),
+            Either::Right(row) => rows.push(row),
+        }
+    }
+    if !rows.is_empty() {
+        results.push(rows);
+    }
+    Ok(results)
+}
+
+/// One write transaction in two round trips: the first begins it, locks the
+/// revision counter and reads what the batch needs; the second writes and
+/// commits. Values travel as hex literals (see [`Statements::bytes`]), which
+/// is what lets each phase be one script.
 async fn transaction(
     conn: &mut AnyConnection,
     s: &Statements,
     ops: &[Op],
-) -> Result<Plan, sqlx::Error> {
-    let revision: i64 = sql::query(&s.lock_revision)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get(0)?;
-
-    // Leases the batch attaches or revokes: which exist, and which keys hang on them.
+) -> Result<Plan, Failure> {
     let revoking: BTreeSet<i64> = ops
         .iter()
         .filter_map(|op| match op {
@@ -213,54 +227,82 @@ async fn transaction(
             _ => None,
         })
         .collect();
-    let lease_ids: BTreeSet<i64> = ops
+    let lease_ids: Vec<i64> = ops
         .iter()
         .filter_map(Op::attached_lease)
         .chain(revoking.iter().copied())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
         .collect();
-    let mut leases = HashSet::new();
-    for chunk in lease_ids
-        .iter()
-        .copied()
-        .collect::<Vec<_>>()
-        .chunks(MAX_PARAMS)
-    {
-        let mut q = sql::query(&s.existing_leases(chunk.len()));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            leases.insert(row.try_get::<i64, _>(0)?);
-        }
-    }
+    let keys: BTreeSet<&str> = ops.iter().filter_map(Op::key).collect();
+    let key_bytes: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
 
-    // Current versions of every key named, plus every key a revoked lease holds.
-    let mut keys: BTreeSet<String> = ops
-        .iter()
-        .filter_map(|o| o.key().map(str::to_owned))
-        .collect();
-    if !revoking.is_empty() {
-        let ids: Vec<i64> = revoking.iter().copied().collect();
-        for chunk in ids.chunks(MAX_PARAMS) {
-            let mut q = sql::query(&s.lease_keys(chunk.len()));
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for row in q.fetch_all(&mut *conn).await? {
-                keys.insert(key_from(row.try_get::<Vec<u8>, _>(0)?));
-            }
+    // Round trip 1.
+    let mut read = vec![s.begin_write.to_string(), s.lock_revision.to_string()];
+    if !key_bytes.is_empty() {
+        read.push(s.load_current(&key_bytes));
+    }
+    if !lease_ids.is_empty() {
+        read.push(s.existing_leases(&lease_ids));
+    }
+    let revoked: Vec<i64> = revoking.iter().copied().collect();
+    if !revoked.is_empty() {
+        read.push(s.lease_keys(&revoked));
+    }
+    let statements = read.len();
+    let mut results = script(conn, read.join(";\n"))
+        .await
+        .map_err(Failure::BeforeCommit)?;
+    if results.len() < statements {
+        return Err(Failure::BeforeCommit(sqlx::Error::Protocol(format!(
+            "expected {statements} results from the read script, got {}",
+            results.len()
+        ))));
+    }
+    let mut next = results.drain(1..).collect::<Vec<_>>().into_iter();
+    let revision: i64 = next
+        .next()
+        .and_then(|rows| rows.into_iter().next())
+        .ok_or_else(|| Failure::BeforeCommit(sqlx::Error::RowNotFound))?
+        .try_get(0)
+        .map_err(Failure::BeforeCommit)?;
+    let mut current = HashMap::with_capacity(keys.len());
+    if !key_bytes.is_empty() {
+        for row in next.next().unwrap_or_default() {
+            let kv = kv_from_row(&row, 0)
+                .map_err(Failure::BeforeCommit)?
+                .expect("inner join yields a version");
+            current.insert(kv.key.clone(), kv);
         }
     }
-    let mut current = HashMap::with_capacity(keys.len());
-    let keys: Vec<String> = keys.into_iter().collect();
-    for chunk in keys.chunks(MAX_PARAMS) {
-        let mut q = sql::query(&s.load_current(chunk.len()));
-        for key in chunk {
-            q = q.bind(key.as_bytes().to_vec());
+    let mut leases = HashSet::new();
+    if !lease_ids.is_empty() {
+        for row in next.next().unwrap_or_default() {
+            leases.insert(row.try_get::<i64, _>(0).map_err(Failure::BeforeCommit)?);
         }
-        for row in q.fetch_all(&mut *conn).await? {
-            let kv = kv_from_row(&row, 0)?.expect("inner join yields a version");
-            current.insert(kv.key.clone(), kv);
+    }
+    if !revoked.is_empty() {
+        // Keys on revoked leases: their current versions are needed too.
+        let held: Vec<String> = next
+            .next()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|row| row.try_get::<Vec<u8>, _>(0).ok().map(key_from))
+            .filter(|k| !current.contains_key(k))
+            .collect();
+        if !held.is_empty() {
+            let held: Vec<&[u8]> = held.iter().map(|k| k.as_bytes()).collect();
+            for row in script(conn, s.load_current(&held))
+                .await
+                .map_err(Failure::BeforeCommit)?
+                .into_iter()
+                .flatten()
+            {
+                let kv = kv_from_row(&row, 0)
+                    .map_err(Failure::BeforeCommit)?
+                    .expect("inner join yields a version");
+                current.insert(kv.key.clone(), kv);
+            }
         }
     }
 
@@ -273,68 +315,44 @@ async fn transaction(
         ops,
     );
     if plan.rows.is_empty() && plan.revoked.is_empty() {
-        sql::query(&s.rollback).execute(&mut *conn).await?;
+        script(conn, s.rollback.to_string())
+            .await
+            .map_err(Failure::BeforeCommit)?;
         return Ok(plan);
     }
 
-    for chunk in plan.rows.chunks(MAX_PARAMS / 8) {
-        let mut q = sql::query(&s.insert_log(chunk.len()));
-        for row in chunk {
-            q = q
-                .bind(row.revision)
-                .bind(row.key.as_bytes().to_vec())
-                .bind(i64::from(row.deleted))
-                .bind(row.create_revision)
-                .bind(row.prev_revision)
-                .bind(row.version)
-                .bind(row.lease)
-                .bind(row.value.clone());
-        }
-        q.execute(&mut *conn).await?;
+    // Round trip 2.
+    let mut write = Vec::new();
+    if !plan.rows.is_empty() {
+        write.push(s.insert_log(&plan.rows));
     }
-    let (upserts, deletes): (Vec<_>, Vec<_>) = plan
+    let upserts: Vec<(&str, i64, i64)> = plan
         .kv_changes
         .iter()
-        .partition(|(_, state)| state.is_some());
-    for chunk in upserts.chunks(MAX_PARAMS / 3) {
-        let mut q = sql::query(&s.upsert_kv(chunk.len()));
-        for (key, state) in chunk {
-            let (mod_revision, lease) = state.expect("partitioned on is_some");
-            q = q
-                .bind(key.as_bytes().to_vec())
-                .bind(mod_revision)
-                .bind(lease);
-        }
-        q.execute(&mut *conn).await?;
+        .filter_map(|(k, state)| state.map(|(rev, lease)| (k.as_str(), rev, lease)))
+        .collect();
+    if !upserts.is_empty() {
+        write.push(s.upsert_kv(&upserts));
     }
-    for chunk in deletes.chunks(MAX_PARAMS) {
-        let mut q = sql::query(&s.delete_kv(chunk.len()));
-        for (key, _) in chunk {
-            q = q.bind(key.as_bytes().to_vec());
-        }
-        q.execute(&mut *conn).await?;
+    let deletes: Vec<&[u8]> = plan
+        .kv_changes
+        .iter()
+        .filter(|(_, state)| state.is_none())
+        .map(|(k, _)| k.as_bytes())
+        .collect();
+    if !deletes.is_empty() {
+        write.push(s.delete_kv(&deletes));
     }
-    for chunk in plan.revoked.chunks(MAX_PARAMS) {
-        let mut q = sql::query(&s.delete_leases(chunk.len()));
-        for id in chunk {
-            q = q.bind(*id);
-        }
-        q.execute(&mut *conn).await?;
+    if !plan.revoked.is_empty() {
+        write.push(s.delete_leases(&plan.revoked));
     }
     if plan.revision != revision {
-        sql::query(&s.set_revision)
-            .bind(plan.revision)
-            .execute(&mut *conn)
-            .await?;
-        if let Some(notify) = &s.notify {
-            // Delivered to listeners at commit, in commit order.
-            sql::query(notify)
-                .bind(plan.revision.to_string())
-                .execute(&mut *conn)
-                .await?;
-        }
+        write.push(s.advance(plan.revision));
     }
-    sql::query(&s.commit).execute(&mut *conn).await?;
+    write.push(s.commit.to_string());
+    script(conn, write.join(";\n"))
+        .await
+        .map_err(Failure::Commit)?;
     Ok(plan)
 }
 
