@@ -2,3 +2,4 @@
 //! endpoints on one port, like K3s.
 
 pub mod resources;
+pub mod status;
