@@ -3,3 +3,4 @@
 
 pub mod resources;
 pub mod status;
+pub mod validation;

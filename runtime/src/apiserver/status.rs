@@ -375,7 +375,11 @@ pub struct ApiError {
     pub code: u16,
     pub reason: Reason,
     pub message: String,
-    pub details: Option<Details>,
+    pub details: Option<Box<Details>>,
+}
+
+fn boxed(details: Details) -> Option<Box<Details>> {
+    Some(Box::new(details))
 }
 
 impl ApiError {
@@ -394,7 +398,7 @@ impl ApiError {
             code: 404,
             reason: Reason::NotFound,
             message: format!("{resource} {} not found", go_quote(name)),
-            details: Some(Details::for_resource(resource, name)),
+            details: boxed(Details::for_resource(resource, name)),
         }
     }
 
@@ -404,7 +408,7 @@ impl ApiError {
             code: 409,
             reason: Reason::AlreadyExists,
             message: format!("{resource} {} already exists", go_quote(name)),
-            details: Some(Details::for_resource(resource, name)),
+            details: boxed(Details::for_resource(resource, name)),
         }
     }
 
@@ -423,7 +427,7 @@ impl ApiError {
                 "{resource} {} already exists, the server was not able to generate a unique name for the object",
                 go_quote(name)
             ),
-            details: Some(details),
+            details: boxed(details),
         }
     }
 
@@ -436,7 +440,7 @@ impl ApiError {
                 "Operation cannot be fulfilled on {resource} {}: {why}",
                 go_quote(name)
             ),
-            details: Some(Details::for_resource(resource, name)),
+            details: boxed(Details::for_resource(resource, name)),
         }
     }
 
@@ -480,7 +484,7 @@ impl ApiError {
             code: 422,
             reason: Reason::Invalid,
             message,
-            details: Some(Details {
+            details: boxed(Details {
                 name: name.to_owned(),
                 group: kind.group.to_owned(),
                 kind: kind.kind.to_owned(),
@@ -523,7 +527,7 @@ impl ApiError {
             code: 403,
             reason: Reason::Forbidden,
             message,
-            details: Some(Details::for_resource(resource, name)),
+            details: boxed(Details::for_resource(resource, name)),
         }
     }
 
@@ -536,7 +540,7 @@ impl ApiError {
                 "{action} is not supported on resources of kind {}",
                 go_quote(&resource.to_string())
             ),
-            details: Some(Details::for_resource(resource, "")),
+            details: boxed(Details::for_resource(resource, "")),
         }
     }
 
@@ -589,7 +593,7 @@ impl ApiError {
             code: 429,
             reason: Reason::TooManyRequests,
             message: format!("Too many requests: {why}"),
-            details: Some(Details {
+            details: boxed(Details {
                 retry_after_seconds: Some(retry_after_seconds),
                 ..Details::default()
             }),
@@ -603,7 +607,7 @@ impl ApiError {
             code: 500,
             reason: Reason::InternalError,
             message: format!("Internal error occurred: {err}"),
-            details: Some(Details {
+            details: boxed(Details {
                 causes: vec![Cause {
                     message: err,
                     ..Cause::default()
@@ -624,7 +628,7 @@ impl ApiError {
             code: 504,
             reason: Reason::Timeout,
             message: format!("Timeout: {what}"),
-            details: Some(Details {
+            details: boxed(Details {
                 retry_after_seconds: Some(retry_after_seconds),
                 ..Details::default()
             }),
@@ -645,7 +649,7 @@ impl ApiError {
             message: format!(
                 "The {operation} operation against {resource} could not be completed at this time, please try again."
             ),
-            details: Some(details),
+            details: boxed(details),
         }
     }
 
