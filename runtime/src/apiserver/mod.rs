@@ -2,5 +2,6 @@
 //! endpoints on one port, like K3s.
 
 pub mod resources;
+pub mod selector;
 pub mod status;
 pub mod validation;
