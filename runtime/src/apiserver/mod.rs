@@ -1,6 +1,7 @@
 //! The HTTPS API server: the Kubernetes API subset and the supervisor
 //! endpoints on one port, like K3s.
 
+pub mod patch;
 pub mod resources;
 pub mod selector;
 pub mod status;
