@@ -1236,6 +1236,19 @@ mod tests {
                     list: false,
                 }),
             ),
+            // kubectl's discovery requests: aggregated discovery is not offered here.
+            (
+                Some(
+                    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+                ),
+                false,
+                Some(Representation::Json),
+            ),
+            (
+                Some("application/json, */*"),
+                false,
+                Some(Representation::Json),
+            ),
             (Some("application/yaml"), true, None),
             (Some("application/vnd.kubernetes.protobuf"), true, None),
             (
