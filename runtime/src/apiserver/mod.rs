@@ -1,5 +1,11 @@
 //! The HTTPS API server: the Kubernetes API subset and the supervisor
 //! endpoints on one port, like K3s.
+//!
+//! Pure building blocks (no IO): `resources` (the served kinds), `status`
+//! (errors as `metav1.Status`), `validation` (names, labels, strict
+//! decoding), `selector` (label and field selectors), `patch` (merge, JSON
+//! and strategic merge patches) and `table` (server-side printing and
+//! content negotiation).
 
 pub mod patch;
 pub mod resources;
