@@ -6,4 +6,5 @@
 
 pub mod apiserver;
 pub mod datastore;
+pub mod pki;
 pub mod secret;
