@@ -14,12 +14,14 @@
 //! File IO is confined to the functions that take a directory or a path.
 
 pub mod ca;
+pub mod cluster;
 mod der;
 mod error;
 mod files;
 pub mod identity;
 
 pub use ca::{CertAndKey, CertificateAuthority, San};
+pub use cluster::{CertAction, ClusterPki, EnsuredCert, IssueReason, PkiBundle};
 pub use error::PkiError;
 pub use identity::{Identity, ca_hash, identity};
 
