@@ -19,9 +19,11 @@ mod der;
 mod error;
 mod files;
 pub mod identity;
+pub mod token;
 
 pub use ca::{CertAndKey, CertificateAuthority, San};
 pub use cluster::{CertAction, ClusterPki, EnsuredCert, IssueReason, PkiBundle};
 pub use error::PkiError;
 pub use identity::{Identity, ca_hash, identity};
+pub use token::Token;
 
