@@ -13,6 +13,7 @@
 //! or write a file any other way than atomically with its final mode.
 //! File IO is confined to the functions that take a directory or a path.
 
+pub mod bootstrap;
 pub mod ca;
 pub mod cluster;
 mod der;
