@@ -17,6 +17,7 @@ pub mod bootstrap;
 pub mod ca;
 pub mod cluster;
 mod der;
+pub mod encryption;
 mod error;
 mod files;
 pub mod identity;
