@@ -21,6 +21,7 @@ pub mod encryption;
 mod error;
 mod files;
 pub mod identity;
+pub mod kubeconfig;
 pub mod token;
 
 pub use ca::{CertAndKey, CertificateAuthority, San};
