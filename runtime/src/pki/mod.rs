@@ -22,6 +22,7 @@ mod error;
 mod files;
 pub mod identity;
 pub mod kubeconfig;
+pub mod passwd;
 pub mod token;
 
 pub use ca::{CertAndKey, CertificateAuthority, San};
