@@ -31,3 +31,5 @@ pub use error::PkiError;
 pub use identity::{Identity, ca_hash, identity};
 pub use token::Token;
 
+#[cfg(test)]
+mod tests;
