@@ -7,4 +7,5 @@
 pub mod apiserver;
 pub mod config;
 pub mod datastore;
+pub mod pki;
 pub mod secret;

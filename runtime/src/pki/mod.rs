@@ -1,0 +1,35 @@
+//! Certificates, keys and the join token: everything a server needs to prove
+//! who it is and to decide who its clients are.
+//!
+//! Owns: the cluster's certificate authorities and what they sign
+//! ([`ca`], [`cluster`]), reading an identity out of a verified peer
+//! certificate and the CA hash carried in tokens ([`identity`]), the K3s join
+//! token ([`token`]), encryption of the bootstrap data kept in the datastore
+//! ([`bootstrap`]), Kubernetes secrets encryption at rest ([`encryption`]),
+//! kubeconfig files ([`kubeconfig`]) and node password hashes ([`passwd`]).
+//!
+//! Must not: talk to the network or the datastore (callers move bytes; this
+//! module only produces and checks them), log or return a secret in an error,
+//! or write a file any other way than atomically with its final mode.
+//! File IO is confined to the functions that take a directory or a path.
+
+pub mod bootstrap;
+pub mod ca;
+pub mod cluster;
+mod der;
+pub mod encryption;
+mod error;
+mod files;
+pub mod identity;
+pub mod kubeconfig;
+pub mod passwd;
+pub mod token;
+
+pub use ca::{CertAndKey, CertificateAuthority, San};
+pub use cluster::{CertAction, ClusterPki, EnsuredCert, IssueReason, PkiBundle};
+pub use error::PkiError;
+pub use identity::{Identity, ca_hash, identity};
+pub use token::Token;
+
+#[cfg(test)]
+mod tests;
