@@ -6,6 +6,7 @@
 
 pub mod apiserver;
 pub mod config;
+pub mod controllers;
 pub mod datastore;
 pub mod pki;
 pub mod secret;

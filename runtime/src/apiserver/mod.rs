@@ -10,6 +10,8 @@
 pub mod auth;
 pub mod discovery;
 pub mod document;
+pub mod handlers;
+pub mod http;
 pub mod openapi;
 pub mod patch;
 pub mod request;
@@ -18,5 +20,7 @@ pub mod selector;
 pub mod semantics;
 pub mod status;
 pub mod storage;
+pub mod supervisor;
 pub mod table;
 pub mod validation;
+pub mod watch;

@@ -69,7 +69,9 @@ fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
     generator.subschema_for::<T>()
 }
 
-fn decode_as<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(Value, Vec<String>), ApiError> {
+fn decode_as<T: DeserializeOwned + Serialize>(
+    value: &Value,
+) -> Result<(Value, Vec<String>), ApiError> {
     let (typed, unknown) = super::validation::decode_strict::<T>(value)?;
     let normalised = serde_json::to_value(&typed).map_err(ApiError::internal)?;
     Ok((normalised, unknown))

@@ -26,7 +26,9 @@ fn meta_mut(object: &mut Value) -> &mut Map<String, Value> {
     if !object.get("metadata").is_some_and(Value::is_object) {
         object["metadata"] = json!({});
     }
-    object["metadata"].as_object_mut().expect("just made an object")
+    object["metadata"]
+        .as_object_mut()
+        .expect("just made an object")
 }
 
 /// Fields of the object proper (for kinds with a status subresource, a
@@ -52,9 +54,18 @@ pub fn on_create(
     object["apiVersion"] = Value::String(rt.api_version());
     object["kind"] = Value::String(rt.kind.to_owned());
     let meta = meta_mut(&mut object);
-    meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+    meta.insert(
+        "uid".into(),
+        Value::String(uuid::Uuid::new_v4().to_string()),
+    );
     meta.insert("creationTimestamp".into(), Value::String(time_string(now)));
-    for k in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields"] {
+    for k in [
+        "resourceVersion",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "selfLink",
+        "managedFields",
+    ] {
         meta.remove(k);
     }
     match namespace {
@@ -91,13 +102,20 @@ pub fn on_update(
     subresource: Option<&str>,
 ) -> Result<Value, ApiError> {
     let kind = GroupKind::new(rt.group, rt.kind);
-    let name = old.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = old
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let new_name = new.pointer("/metadata/name").and_then(Value::as_str);
     if new_name.is_some_and(|n| n != name) {
         return Err(ApiError::invalid(
             kind,
             name,
-            &[FieldError::invalid("metadata.name", json!(new_name), "field is immutable")],
+            &[FieldError::invalid(
+                "metadata.name",
+                json!(new_name),
+                "field is immutable",
+            )],
         ));
     }
     if subresource == Some("status") {
@@ -114,7 +132,15 @@ pub fn on_update(
     let old_meta = old.get("metadata").cloned().unwrap_or_else(|| json!({}));
     {
         let meta = meta_mut(&mut new);
-        for k in ["uid", "creationTimestamp", "namespace", "name", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "namespace",
+            "name",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
             match old_meta.get(k) {
                 Some(v) => {
                     meta.insert(k.into(), v.clone());
@@ -138,7 +164,10 @@ pub fn on_update(
             }
         }
         if spec_part(old) != spec_part(&new) {
-            let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+            let generation = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
             meta_mut(&mut new).insert("generation".into(), json!(generation + 1));
         }
     }
@@ -153,7 +182,11 @@ pub fn on_update(
                     return Err(ApiError::invalid(
                         kind,
                         name,
-                        &[FieldError::invalid("spec.clusterIP", asked.unwrap_or_default(), "field is immutable")],
+                        &[FieldError::invalid(
+                            "spec.clusterIP",
+                            asked.unwrap_or_default(),
+                            "field is immutable",
+                        )],
                     ));
                 }
                 new["spec"]["clusterIP"] = ip.clone();
@@ -177,12 +210,16 @@ fn default_secret(object: &mut Value) -> Result<(), ApiError> {
     if object.get("type").is_none() {
         object["type"] = json!("Opaque");
     }
-    if let Some(Value::Object(string_data)) = object.as_object_mut().and_then(|o| o.remove("stringData")) {
+    if let Some(Value::Object(string_data)) =
+        object.as_object_mut().and_then(|o| o.remove("stringData"))
+    {
         if !object.get("data").is_some_and(Value::is_object) {
             object["data"] = json!({});
         }
         for (k, v) in string_data {
-            let s = v.as_str().ok_or_else(|| ApiError::bad_request(format!("stringData.{k} must be a string")))?;
+            let s = v
+                .as_str()
+                .ok_or_else(|| ApiError::bad_request(format!("stringData.{k} must be a string")))?;
             object["data"][k] = json!(base64::engine::general_purpose::STANDARD.encode(s));
         }
     }
@@ -252,7 +289,11 @@ fn default_pod(object: &mut Value) {
                     let image = c.get("image").and_then(Value::as_str).unwrap_or("");
                     let tag = image.rsplit('/').next().unwrap_or(image);
                     let latest = !tag.contains(':') || tag.ends_with(":latest");
-                    c["imagePullPolicy"] = json!(if latest && !image.contains('@') { "Always" } else { "IfNotPresent" });
+                    c["imagePullPolicy"] = json!(if latest && !image.contains('@') {
+                        "Always"
+                    } else {
+                        "IfNotPresent"
+                    });
                 }
                 if c.get("terminationMessagePath").is_none() {
                     c["terminationMessagePath"] = json!("/dev/termination-log");
@@ -283,7 +324,13 @@ mod tests {
     #[test]
     fn create_sets_system_metadata_and_defaults() {
         let ns = find("", "v1", "namespaces").expect("ns");
-        let o = on_create(ns, None, json!({"metadata": {"name": "x", "resourceVersion": "9"}}), now()).expect("ok");
+        let o = on_create(
+            ns,
+            None,
+            json!({"metadata": {"name": "x", "resourceVersion": "9"}}),
+            now(),
+        )
+        .expect("ok");
         assert_eq!(o["status"]["phase"], "Active");
         assert_eq!(o["spec"]["finalizers"], json!(["kubernetes"]));
         assert_eq!(o["metadata"]["creationTimestamp"], "2026-11-25T10:00:00Z");
@@ -291,14 +338,26 @@ mod tests {
         assert!(o["metadata"].get("resourceVersion").is_none());
 
         let secret = find("", "v1", "secrets").expect("secrets");
-        let o = on_create(secret, Some("d"), json!({"metadata": {"name": "s"}, "stringData": {"pw": "hunter2"}}), now()).expect("ok");
+        let o = on_create(
+            secret,
+            Some("d"),
+            json!({"metadata": {"name": "s"}, "stringData": {"pw": "hunter2"}}),
+            now(),
+        )
+        .expect("ok");
         assert_eq!(o["data"]["pw"], "aHVudGVyMg==");
         assert_eq!(o["type"], "Opaque");
         assert!(o.get("stringData").is_none());
         assert_eq!(o["metadata"]["namespace"], "d");
 
         let svc = find("", "v1", "services").expect("services");
-        let o = on_create(svc, Some("d"), json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}), now()).expect("ok");
+        let o = on_create(
+            svc,
+            Some("d"),
+            json!({"metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}),
+            now(),
+        )
+        .expect("ok");
         assert_eq!(o["spec"]["ports"][0]["targetPort"], 80);
         assert_eq!(o["spec"]["type"], "ClusterIP");
     }
@@ -306,21 +365,46 @@ mod tests {
     #[test]
     fn update_keeps_what_clients_cannot_change() {
         let cm = find("", "v1", "configmaps").expect("cm");
-        let old = on_create(cm, Some("d"), json!({"metadata": {"name": "c"}, "data": {"a": "1"}}), now()).expect("ok");
+        let old = on_create(
+            cm,
+            Some("d"),
+            json!({"metadata": {"name": "c"}, "data": {"a": "1"}}),
+            now(),
+        )
+        .expect("ok");
         let new = on_update(cm, &old, json!({"metadata": {"name": "c", "uid": "forged", "labels": {"x": "y"}}, "data": {"a": "2"}}), None).expect("ok");
         assert_eq!(new["metadata"]["uid"], old["metadata"]["uid"]);
         assert_eq!(new["metadata"]["labels"]["x"], "y");
         assert_eq!(new["data"]["a"], "2");
-        let renamed = on_update(cm, &old, json!({"metadata": {"name": "other"}}), None).expect_err("rename");
+        let renamed =
+            on_update(cm, &old, json!({"metadata": {"name": "other"}}), None).expect_err("rename");
         assert_eq!(renamed.code, 422);
 
         let node = find("", "v1", "nodes").expect("nodes");
-        let old = on_create(node, None, json!({"metadata": {"name": "n"}, "spec": {}, "status": {"phase": "x"}}), now()).expect("ok");
+        let old = on_create(
+            node,
+            None,
+            json!({"metadata": {"name": "n"}, "spec": {}, "status": {"phase": "x"}}),
+            now(),
+        )
+        .expect("ok");
         let new = on_update(node, &old, json!({"metadata": {"name": "n"}, "spec": {"unschedulable": true}, "status": {"phase": "forged"}}), None).expect("ok");
-        assert_eq!(new["status"]["phase"], "x", "status changes only through /status");
+        assert_eq!(
+            new["status"]["phase"], "x",
+            "status changes only through /status"
+        );
         assert_eq!(new["metadata"]["generation"], 2);
-        let status = on_update(node, &new, json!({"metadata": {"name": "n"}, "spec": {}, "status": {"phase": "y"}}), Some("status")).expect("ok");
+        let status = on_update(
+            node,
+            &new,
+            json!({"metadata": {"name": "n"}, "spec": {}, "status": {"phase": "y"}}),
+            Some("status"),
+        )
+        .expect("ok");
         assert_eq!(status["status"]["phase"], "y");
-        assert_eq!(status["spec"]["unschedulable"], true, "spec changes only through the object");
+        assert_eq!(
+            status["spec"]["unschedulable"], true,
+            "spec changes only through the object"
+        );
     }
 }

@@ -21,11 +21,11 @@ use crate::datastore::{
 
 /// Encryption at rest for stored values (Secrets, when `--secrets-encryption`).
 pub trait ValueTransformer: Send + Sync + std::fmt::Debug {
-    /// Encrypts a value before it is written.
-    fn encrypt(&self, plaintext: &[u8]) -> Vec<u8>;
-    /// Decrypts a stored value; values written before encryption was turned
-    /// on are passed through.
-    fn decrypt(&self, stored: &[u8]) -> Result<Vec<u8>, String>;
+    /// Encrypts a value before it is written under `key`.
+    fn encrypt(&self, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, String>;
+    /// Decrypts a value stored under `key`; values written before encryption
+    /// was turned on are passed through.
+    fn decrypt(&self, key: &str, stored: &[u8]) -> Result<Vec<u8>, String>;
 }
 
 /// A page of a listing.
@@ -107,17 +107,19 @@ impl ObjectStore {
             .filter(|_| self.encrypted.contains(&rt.storage))
     }
 
-    fn encode(&self, rt: &ResourceType, object: &Value) -> Result<Vec<u8>, ApiError> {
+    fn encode(&self, rt: &ResourceType, key: &str, object: &Value) -> Result<Vec<u8>, ApiError> {
         let mut object = object.clone();
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("resourceVersion");
             meta.remove("selfLink");
         }
         let bytes = serde_json::to_vec(&object).map_err(ApiError::internal)?;
-        Ok(match self.encrypts(rt) {
-            Some(t) => t.encrypt(&bytes),
-            None => bytes,
-        })
+        match self.encrypts(rt) {
+            Some(t) => t
+                .encrypt(key, &bytes)
+                .map_err(|e| ApiError::internal(format!("cannot encrypt {key}: {e}"))),
+            None => Ok(bytes),
+        }
     }
 
     fn decode(&self, rt: &ResourceType, kv: &KeyValue) -> Result<Value, ApiError> {
@@ -125,7 +127,7 @@ impl ObjectStore {
         let bytes = match self.encrypts(rt) {
             Some(t) => {
                 plain = t
-                    .decrypt(&kv.value)
+                    .decrypt(&kv.key, &kv.value)
                     .map_err(|e| ApiError::internal(format!("cannot decrypt {}: {e}", kv.key)))?;
                 &plain
             }
@@ -259,7 +261,7 @@ impl ObjectStore {
         lease: LeaseId,
     ) -> Result<Value, ApiError> {
         let key = Self::key(rt, namespace, name);
-        let value = self.encode(rt, object)?;
+        let value = self.encode(rt, &key, object)?;
         let kv = self
             .store
             .create(&key, value, lease)
@@ -280,7 +282,7 @@ impl ObjectStore {
         expected: Revision,
     ) -> Result<Value, ApiError> {
         let key = Self::key(rt, namespace, name);
-        let value = self.encode(rt, object)?;
+        let value = self.encode(rt, &key, object)?;
         let kv = self
             .store
             .update(&key, value, expected, 0)

@@ -1,0 +1,413 @@
+//! The HTTPS listener and the routes on port 6443: health and version,
+//! `/cacerts` and `/ping`, discovery and OpenAPI, the supervisor endpoints
+//! under `/v1-edge/`, and the Kubernetes API under `/api` and `/apis`.
+//!
+//! Owns TLS (rustls, TLS 1.3 and 1.2; client certificates optional and, when
+//! given, verified against the client CA), per-connection identity, request
+//! body limits, and turning every failure into a `metav1.Status`. Must not hold
+//! Kubernetes semantics: it routes to [`super::handlers`] and [`super::supervisor`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use bytes::Bytes;
+use http::{HeaderValue, Method, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use rustls::ServerConfig;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use super::auth::{Identity, Peer, Tokens, identity_from_certificate};
+use super::document::JsonDocument;
+use super::handlers::{Api, Call, error_response, json_response};
+use super::request::{self, Target, path_not_found, query_map};
+use super::status::ApiError;
+use super::supervisor::Supervisor;
+use super::{discovery, openapi};
+
+/// Largest request body accepted (kube-apiserver's limit for JSON bodies).
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// Time a client has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything the routes share.
+#[derive(Debug)]
+pub struct Shared {
+    pub api: Api,
+    pub supervisor: Supervisor,
+    pub tokens: Tokens,
+    /// `host:port` clients reach this server at (for `/api`'s address list).
+    pub advertise: String,
+}
+
+/// Builds the rustls configuration: the serving chain, and client
+/// certificates verified against `client_ca` but not required (anonymous and
+/// token requests are allowed on the same port).
+pub fn tls_config(
+    cert_chain_pem: &str,
+    key_pem: &str,
+    client_ca_pem: &str,
+) -> Result<Arc<ServerConfig>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(cert_chain_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("serving certificate: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("serving key: {e}"))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(client_ca_pem.as_bytes()) {
+        roots
+            .add(ca.map_err(|e| format!("client CA: {e}"))?)
+            .map_err(|e| format!("client CA: {e}"))?;
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| format!("client verifier: {e}"))?;
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("serving certificate and key: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/cacerts", get(cacerts))
+        .route("/ping", get(|| async { "pong" }))
+        .route("/healthz", get(health))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(health))
+        .route("/version", get(version))
+        .route(
+            "/openapi/v2",
+            any(|| async { error_response(&path_not_found()) }),
+        )
+        .route("/openapi/v3", get(openapi_index))
+        .route("/openapi/v3/{*path}", get(openapi_document))
+        .route("/v1-edge/{*path}", any(super::supervisor::route))
+        .fallback(kubernetes)
+        .with_state(shared)
+}
+
+/// The identity a request carries: its certificate, else its token.
+pub fn authenticate(
+    shared: &Shared,
+    peer: &Peer,
+    headers: &http::HeaderMap,
+) -> Result<Option<Identity>, ApiError> {
+    if let Some(id) = &peer.certificate {
+        return Ok(Some(id.clone()));
+    }
+    match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(h) => shared.tokens.authenticate(h).map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn cacerts(State(shared): State<Arc<Shared>>) -> Response {
+    let mut r = Response::new(Body::from(shared.supervisor.server_ca_pem.clone()));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.supervisor.readiness().await {
+        Ok(()) => "ok".into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("[-]{why}\nreadyz check failed\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn version(req: Request) -> Response {
+    document_response(discovery::version_info(), discovery::JSON, req.headers())
+}
+
+fn document_response(
+    doc: &JsonDocument,
+    content_type: &str,
+    headers: &http::HeaderMap,
+) -> Response {
+    let if_none_match = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok());
+    if if_none_match.is_some_and(|h| doc.matches_if_none_match(h)) {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        return r;
+    }
+    let mut r = Response::new(Body::from(doc.bytes().to_vec()));
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&doc.etag()) {
+        h.insert(header::ETAG, v);
+    }
+    r
+}
+
+async fn openapi_index(
+    State(shared): State<Arc<Shared>>,
+    peer: axum::Extension<Peer>,
+    req: Request,
+) -> Response {
+    if let Err(e) = require_identity(&shared, &peer, req.headers()) {
+        return error_response(&e);
+    }
+    document_response(openapi::v3_index(), "application/json", req.headers())
+}
+
+async fn openapi_document(
+    State(shared): State<Arc<Shared>>,
+    peer: axum::Extension<Peer>,
+    req: Request,
+) -> Response {
+    if let Err(e) = require_identity(&shared, &peer, req.headers()) {
+        return error_response(&e);
+    }
+    match openapi::v3_document(req.uri().path()) {
+        Some(doc) => {
+            let mut r = document_response(doc, openapi::CONTENT_TYPE, req.headers());
+            // Documents are addressed by content hash: cache them for good.
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, immutable"),
+            );
+            r
+        }
+        None => error_response(&path_not_found()),
+    }
+}
+
+fn require_identity(
+    shared: &Shared,
+    peer: &Peer,
+    headers: &http::HeaderMap,
+) -> Result<Identity, ApiError> {
+    authenticate(shared, peer, headers)?.ok_or_else(|| ApiError::unauthorized("Unauthorized"))
+}
+
+/// Reads a body up to [`MAX_BODY`]; larger ones are a 413.
+pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(
+            ApiError::request_entity_too_large(&format!("limit is {MAX_BODY} bytes")),
+        ),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "cannot read the request body: {e}"
+        ))),
+    }
+}
+
+/// `/api…` and `/apis…`: discovery and resources.
+async fn kubernetes(
+    State(shared): State<Arc<Shared>>,
+    peer: Option<axum::Extension<Peer>>,
+    req: Request,
+) -> Response {
+    let peer = peer.map(|p| p.0).unwrap_or_default();
+    let path = req.uri().path().to_owned();
+    if !(path == "/api"
+        || path.starts_with("/api/")
+        || path == "/apis"
+        || path.starts_with("/apis/"))
+    {
+        return error_response(&path_not_found());
+    }
+    let who = match require_identity(&shared, &peer, req.headers()) {
+        Ok(who) => who,
+        Err(e) => return error_response(&e),
+    };
+    let query: HashMap<String, String> = query_map(req.uri().query());
+    let method = req.method().clone();
+    let target = match request::parse(&method, &path, &query) {
+        Ok(t) => t,
+        Err(e) => return error_response(&e),
+    };
+    match target {
+        Target::Discovery { group, version } => discovery_response(&shared, &req, group, version),
+        Target::Resource(info) => {
+            let (parts, body) = req.into_parts();
+            let body = match read_body(body).await {
+                Ok(b) => b,
+                Err(e) => return error_response(&e),
+            };
+            let call = Call {
+                who: &who,
+                info,
+                query,
+                headers: &parts.headers,
+                method: &method,
+                body,
+            };
+            let mut response = shared.api.handle(call).await;
+            if method == Method::HEAD {
+                *response.body_mut() = Body::empty();
+            }
+            response
+        }
+    }
+}
+
+fn discovery_response(
+    shared: &Shared,
+    req: &Request,
+    group: Option<String>,
+    version: Option<String>,
+) -> Response {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    match (group.as_deref(), version.as_deref()) {
+        (None, _) => {
+            let legacy = req.uri().path() == "/api";
+            match discovery::negotiate(accept) {
+                discovery::Representation::Aggregated => {
+                    let doc = discovery::aggregated(legacy);
+                    document_response(
+                        doc,
+                        discovery::Representation::Aggregated
+                            .content_type()
+                            .unwrap_or(discovery::AGGREGATED_V2),
+                        req.headers(),
+                    )
+                }
+                discovery::Representation::Legacy => {
+                    if legacy {
+                        json_response(
+                            StatusCode::OK,
+                            &discovery::api_versions(&shared.advertise),
+                            &[],
+                        )
+                    } else {
+                        document_response(
+                            discovery::group_list(),
+                            "application/json",
+                            req.headers(),
+                        )
+                    }
+                }
+                discovery::Representation::NotAcceptable => {
+                    error_response(&ApiError::not_acceptable(&["application/json"]))
+                }
+            }
+        }
+        (Some(g), Some(v)) => match discovery::resource_list(g, v) {
+            Some(doc) => document_response(doc, "application/json", req.headers()),
+            None => error_response(&path_not_found()),
+        },
+        (Some(g), None) => {
+            let groups = discovery::group_list().value()["groups"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            match groups.into_iter().find(|grp| grp["name"] == g) {
+                Some(mut doc) => {
+                    doc["kind"] = serde_json::json!("APIGroup");
+                    doc["apiVersion"] = serde_json::json!("v1");
+                    json_response(StatusCode::OK, &doc, &[])
+                }
+                None => error_response(&path_not_found()),
+            }
+        }
+    }
+}
+
+/// Accepts connections until `shutdown`, serving each with `app`.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: Router,
+    shutdown: CancellationToken,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let connections = tokio_util::task::TaskTracker::new();
+    loop {
+        let (tcp, remote) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let peer = Peer {
+                certificate: tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .and_then(|cert| identity_from_certificate(cert)),
+            };
+            let service = TowerToHyperService::new(
+                app.layer(axum::Extension(peer))
+                    .layer(axum::Extension(Remote(remote))),
+            );
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            tokio::pin!(conn);
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::trace!(%remote, error = %e, "connection ended");
+                    }
+                }
+                () = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        });
+    }
+    connections.close();
+    let _ = tokio::time::timeout(Duration::from_secs(10), connections.wait()).await;
+}
+
+/// The client's address.
+#[derive(Debug, Clone, Copy)]
+pub struct Remote(pub SocketAddr);

@@ -1,0 +1,163 @@
+//! The supervisor endpoints under `/v1-edge/`, beside the Kubernetes API on
+//! the same port (like K3s's `/v1-k3s/`): readiness, the live server list,
+//! the cluster's critical configuration, and certificate signing for holders
+//! of the token.
+//!
+//! Owns who may call each endpoint: the join token proves a server (`server`
+//! user) or an agent (`node` user); the admin certificate may do everything.
+//! Must not return key material it did not just sign for the caller, and never
+//! the token.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::{HeaderValue, Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use super::auth::{MASTERS, Peer, TOKEN_AGENT, TOKEN_SERVER};
+use super::handlers::{error_response, json_response};
+use super::http::{Shared, authenticate, read_body};
+use super::request::path_not_found;
+use super::resources;
+use super::status::ApiError;
+use crate::config::server::CriticalConfig;
+use crate::pki::ca::CertificateAuthority;
+
+/// User and group of certificates signed for operators by `/v1-edge/client-admin.crt`.
+pub const OPERATOR_USER: &str = "edge-operator";
+
+/// State of the supervisor endpoints.
+#[derive(Debug)]
+pub struct Supervisor {
+    /// The server CA bundle, served at `/cacerts`.
+    pub server_ca_pem: String,
+    /// Signs client certificates.
+    pub client_ca: CertificateAuthority,
+    /// The flags every server must share.
+    pub critical: CriticalConfig,
+    /// Set once the server's own start-up work is done.
+    pub started: Arc<AtomicBool>,
+    pub datastore: crate::datastore::Store,
+}
+
+impl Supervisor {
+    /// Ready when start-up finished and the datastore answers.
+    pub async fn readiness(&self) -> Result<(), String> {
+        if !self.started.load(Ordering::Acquire) {
+            return Err("start-up not finished".into());
+        }
+        self.datastore
+            .ping()
+            .await
+            .map_err(|e| format!("datastore: {e}"))
+    }
+}
+
+fn text(code: StatusCode, body: String, content_type: &'static str) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = code;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// Routes `/v1-edge/<path>`.
+pub async fn route(
+    State(shared): State<Arc<Shared>>,
+    peer: Option<axum::Extension<Peer>>,
+    req: Request,
+) -> Response {
+    let peer = peer.map(|p| p.0).unwrap_or_default();
+    let who = match authenticate(&shared, &peer, req.headers()) {
+        Ok(Some(who)) => who,
+        Ok(None) => return error_response(&ApiError::unauthorized("Unauthorized")),
+        Err(e) => return error_response(&e),
+    };
+    let admin = who.in_group(MASTERS);
+    let server = admin || who.in_group(TOKEN_SERVER);
+    let member = server || who.in_group(TOKEN_AGENT) || who.node_name().is_some();
+    let path = req.uri().path().trim_start_matches("/v1-edge/").to_owned();
+    let forbidden = || {
+        error_response(&ApiError {
+            code: 403,
+            reason: super::status::Reason::Forbidden,
+            message: format!("{} may not use /v1-edge/{path}", who.user),
+            details: None,
+        })
+    };
+    match (req.method().clone(), path.as_str()) {
+        (Method::GET, "readyz") if member => match shared.supervisor.readiness().await {
+            Ok(()) => text(StatusCode::OK, "ok".into(), "text/plain"),
+            Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, why, "text/plain"),
+        },
+        (Method::GET, "config") if member => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(&shared.supervisor.critical).unwrap_or(Value::Null),
+            &[],
+        ),
+        (Method::GET, "apiservers") if member => match apiservers(&shared).await {
+            Ok(list) => json_response(StatusCode::OK, &json!(list), &[]),
+            Err(e) => error_response(&e),
+        },
+        (Method::POST, "client-admin.crt") if server => {
+            let body = match read_body(req.into_body()).await {
+                Ok(b) => b,
+                Err(e) => return error_response(&e),
+            };
+            let Ok(csr) = std::str::from_utf8(&body) else {
+                return error_response(&ApiError::bad_request(
+                    "the body must be a PEM certificate request",
+                ));
+            };
+            match shared
+                .supervisor
+                .client_ca
+                .sign_client_csr(csr, OPERATOR_USER, &[MASTERS])
+            {
+                Ok(cert) => {
+                    tracing::info!(by = %who.user, "signed an administrator certificate");
+                    text(StatusCode::OK, cert, "application/x-pem-file")
+                }
+                Err(e) => error_response(&ApiError::bad_request(format!(
+                    "cannot sign the request: {e}"
+                ))),
+            }
+        }
+        (_, "readyz" | "config" | "apiservers" | "client-admin.crt") => forbidden(),
+        _ => error_response(&path_not_found()),
+    }
+}
+
+/// `host:port` of every live server, from the `kubernetes` Endpoints.
+pub async fn apiservers(shared: &Shared) -> Result<Vec<String>, ApiError> {
+    let rt = resources::find("", "v1", "endpoints").expect("endpoints are served");
+    let Some(ep) = shared
+        .api
+        .objects
+        .try_get(rt, Some("default"), "kubernetes")
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for subset in ep["subsets"].as_array().into_iter().flatten() {
+        let port = subset["ports"]
+            .as_array()
+            .and_then(|p| p.first())
+            .and_then(|p| p["port"].as_i64())
+            .unwrap_or(6443);
+        for address in subset["addresses"].as_array().into_iter().flatten() {
+            if let Some(ip) = address["ip"].as_str() {
+                out.push(if ip.contains(':') {
+                    format!("[{ip}]:{port}")
+                } else {
+                    format!("{ip}:{port}")
+                });
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,46 @@
+//! History compaction, on the leader: every 5 minutes the datastore is
+//! compacted to the revision it had 5 minutes before, as kube-apiserver
+//! compacts etcd. Watches and paginated lists therefore have at least five
+//! minutes of history, and the log does not grow without bound (the first
+//! complaint of K3s users on external SQL datastores).
+//!
+//! Owns calling [`crate::datastore::Store::compact`]. Must not compact past
+//! a revision younger than one interval.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::datastore::{Revision, Store};
+
+/// Time between compactions, and the history kept.
+pub const INTERVAL: Duration = Duration::from_secs(300);
+
+pub async fn run(store: &Store, leader: watch::Receiver<bool>, cancel: CancellationToken) {
+    let mut previous: Option<Revision> = None;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(INTERVAL) => {}
+        }
+        if !*leader.borrow() {
+            previous = None;
+            continue;
+        }
+        let current = match store.current_revision().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "compaction skipped");
+                continue;
+            }
+        };
+        if let Some(target) = previous {
+            match store.compact(target).await {
+                Ok(()) => tracing::debug!(revision = target, "compacted"),
+                Err(e) => tracing::warn!(error = %e, "compaction failed"),
+            }
+        }
+        previous = Some(current);
+    }
+}
