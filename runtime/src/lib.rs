@@ -7,6 +7,9 @@
 pub mod apiserver;
 pub mod config;
 pub mod controllers;
+pub mod ctl;
 pub mod datastore;
+pub mod logging;
 pub mod pki;
 pub mod secret;
+pub mod server;

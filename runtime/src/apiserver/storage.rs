@@ -439,3 +439,15 @@ mod tests {
         assert_eq!(resource_version(&bad).expect_err("bad").code, 400);
     }
 }
+
+impl ValueTransformer for crate::pki::encryption::AesGcmProvider {
+    fn encrypt(&self, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, String> {
+        crate::pki::encryption::AesGcmProvider::encrypt(self, key, plaintext)
+            .map_err(|e| e.to_string())
+    }
+
+    fn decrypt(&self, key: &str, stored: &[u8]) -> Result<Vec<u8>, String> {
+        crate::pki::encryption::AesGcmProvider::decrypt(self, key, stored)
+            .map_err(|e| e.to_string())
+    }
+}

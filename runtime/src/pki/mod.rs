@@ -19,7 +19,7 @@ pub mod cluster;
 mod der;
 pub mod encryption;
 mod error;
-mod files;
+pub(crate) mod files;
 pub mod identity;
 pub mod kubeconfig;
 pub mod passwd;

@@ -1,0 +1,5 @@
+//! `edgectl` commands. Each command is a library function that returns its
+//! result; the binary prints it.
+
+pub mod client;
+pub mod kubeconfig;

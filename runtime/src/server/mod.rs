@@ -1,0 +1,365 @@
+//! The server role: `edged server` from a resolved configuration to a
+//! serving control plane, and back down on shutdown.
+//!
+//! Owns the start-up order: data dir, datastore (retried while unreachable),
+//! cluster PKI and token, certificates and the admin kubeconfig, the HTTPS
+//! listener, the bootstrap objects, this server's Node, and the control loops.
+//! Must not hold Kubernetes semantics or protocol details itself: it composes
+//! the modules that do.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::apiserver::auth::Tokens;
+use crate::apiserver::handlers::Api;
+use crate::apiserver::http::{self, Shared};
+use crate::apiserver::storage::ObjectStore;
+use crate::apiserver::supervisor::Supervisor;
+use crate::config::server::ServerConfig;
+use crate::config::types::NodeName;
+use crate::controllers::{self, node::NodeSettings};
+use crate::datastore::{DatastoreError, Store, StoreOptions};
+use crate::pki::ca::San;
+use crate::pki::cluster::{self, ClusterPki};
+use crate::pki::encryption::AesGcmProvider;
+use crate::pki::{PkiError, kubeconfig, token};
+
+/// Why the server could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("datastore: {0}")]
+    Datastore(#[from] DatastoreError),
+    #[error("certificates and token: {0}")]
+    Pki(#[from] PkiError),
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot listen on {address}: {source} (is another server running? choose another --https-listen-port)"
+    )]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a running server knows about itself, for callers that embed it (tests, `edged init`).
+#[derive(Debug, Clone)]
+pub struct Running {
+    pub node_name: NodeName,
+    pub advertise: IpAddr,
+    pub port: u16,
+    pub kubeconfig: PathBuf,
+}
+
+fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// The address the default route leaves from. Connecting a UDP socket sends
+/// nothing; it only asks the kernel's routing table.
+fn default_route_address() -> Option<IpAddr> {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
+    socket
+        .local_addr()
+        .ok()
+        .map(|a| a.ip())
+        .filter(|ip| !ip.is_unspecified())
+}
+
+fn private_dir(path: &Path) -> Result<(), ServerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|source| ServerError::Io {
+            what: "cannot create",
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Opens the datastore, retrying with backoff while it is unreachable; a
+/// refusal (bad credentials) or a bad endpoint ends the start.
+async fn open_datastore(
+    config: &ServerConfig,
+    cancel: &CancellationToken,
+) -> Result<Store, ServerError> {
+    let mut delay = Duration::from_millis(500);
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match Store::open(&config.datastore, StoreOptions::default()).await {
+            Ok(store) => return Ok(store),
+            Err(e) if e.is_unavailable() => {
+                if attempt == 1 || attempt.is_multiple_of(10) {
+                    tracing::warn!(endpoint = %config.datastore, error = %e, attempt, "datastore unreachable; retrying");
+                }
+                tokio::select! {
+                    () = cancel.cancelled() => return Err(ServerError::Datastore(e)),
+                    () = tokio::time::sleep(delay) => {}
+                }
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The serving certificate's names: everything a client may dial.
+fn serving_sans(
+    config: &ServerConfig,
+    hostname: &str,
+    node: &NodeName,
+    ips: &[IpAddr],
+) -> Result<Vec<San>, ServerError> {
+    let domain = &config.critical.cluster_domain;
+    let mut names = vec![
+        "localhost".to_owned(),
+        hostname.to_owned(),
+        node.as_str().to_owned(),
+        "kubernetes".into(),
+        "kubernetes.default".into(),
+        "kubernetes.default.svc".into(),
+        format!("kubernetes.default.svc.{domain}"),
+        "127.0.0.1".into(),
+        "::1".into(),
+    ];
+    if let Some(ip) = config.critical.service_cidr.nth(1) {
+        names.push(ip.to_string());
+    }
+    names.extend(ips.iter().map(IpAddr::to_string));
+    if let Some(a) = config.advertise_address {
+        names.push(a.to_string());
+    }
+    names.extend(config.tls_san.iter().cloned());
+    let mut sans = Vec::new();
+    for n in names {
+        sans.push(
+            San::parse(&n).map_err(|e| ServerError::Invalid(format!("--tls-san {n:?}: {e}")))?,
+        );
+    }
+    sans.sort();
+    sans.dedup();
+    Ok(sans)
+}
+
+/// Runs the server until `shutdown` fires. `on_ready` is called once the
+/// server serves and its start-up work is done.
+pub async fn run(
+    config: ServerConfig,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(Running),
+) -> Result<(), ServerError> {
+    let server_dir = config.data_dir.join("server");
+    private_dir(&server_dir)?;
+    let hostname = hostname();
+    let node_name = match &config.node_name {
+        Some(n) => n.clone(),
+        None => NodeName::from_hostname(&hostname).map_err(|e| {
+            ServerError::Invalid(format!(
+                "the hostname cannot be a node name ({e}); set --node-name"
+            ))
+        })?,
+    };
+    let node_ips = if config.node_ip.is_empty() {
+        vec![default_route_address().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    } else {
+        config.node_ip.clone()
+    };
+    let advertise = config.advertise_address.unwrap_or(node_ips[0]);
+    tracing::info!(node = %node_name, %advertise, datastore = %config.datastore, "starting server");
+
+    let store = open_datastore(&config, &shutdown).await?;
+
+    // Certificates and the token.
+    let tls_dir = cluster::tls_dir(&config.data_dir);
+    let pki = if ClusterPki::is_present(&tls_dir) {
+        ClusterPki::load(&tls_dir)?
+    } else {
+        let pki = ClusterPki::generate()?;
+        pki.save(&tls_dir)?;
+        tracing::info!(dir = %tls_dir.display(), "generated the cluster certificate authorities");
+        pki
+    };
+    let ca_hash = crate::pki::identity::ca_hash(pki.server_ca.cert_pem().as_bytes())?;
+    let existing = token::read_server_token(&config.data_dir)?;
+    let token = token::server_token(config.token.as_ref(), existing.as_ref(), &ca_hash)?;
+    token::write_server_token(&config.data_dir, &token)?;
+    let sans = serving_sans(&config, &hostname, &node_name, &node_ips)?;
+    let serving = cluster::ensure_serving_cert(&tls_dir, &pki.server_ca, &sans)?;
+    let admin = cluster::ensure_admin_cert(&tls_dir, &pki.client_ca)?;
+    let port = config.https_listen_port;
+    kubeconfig::write(
+        &config.write_kubeconfig,
+        &kubeconfig::Kubeconfig {
+            server_url: &format!("https://127.0.0.1:{port}"),
+            ca_pem: pki.server_ca.cert_pem(),
+            client_cert_pem: &admin.pair.cert_pem,
+            client_key_pem: &admin.pair.key_pem,
+        },
+        config.write_kubeconfig_mode.0,
+    )?;
+
+    // The API.
+    let mut objects = ObjectStore::new(store.clone());
+    if config.critical.secrets_encryption {
+        let provider = AesGcmProvider::single("aesgcmkey", &pki.secrets_encryption_key)?;
+        objects = objects.with_encryption(&["secrets"], Arc::new(provider));
+    }
+    let api = Api::new(
+        objects,
+        config.critical.service_cidr,
+        config.critical.cluster_cidr,
+    );
+    let started = Arc::new(AtomicBool::new(false));
+    let shared = Arc::new(Shared {
+        api,
+        supervisor: Supervisor {
+            server_ca_pem: pki.server_ca.cert_pem().to_owned(),
+            client_ca: crate::pki::ca::CertificateAuthority::from_pem(
+                pki.client_ca.cert_pem(),
+                pki.client_ca.key_pem(),
+            )?,
+            critical: config.critical.clone(),
+            started: started.clone(),
+            datastore: store.clone(),
+        },
+        tokens: Tokens {
+            server: token.secret().clone(),
+            agent: token.secret().clone(),
+        },
+        advertise: SocketAddr::new(advertise, port).to_string(),
+    });
+    let tls = http::tls_config(
+        &serving.pair.cert_pem,
+        serving.pair.key_pem.expose(),
+        pki.client_ca.cert_pem(),
+    )
+    .map_err(ServerError::Invalid)?;
+    let address = SocketAddr::new(config.bind_address, port);
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| ServerError::Bind { address, source })?;
+    let tasks = TaskTracker::new();
+    let stop = shutdown.child_token();
+    tasks.spawn(http::serve(
+        listener,
+        tls,
+        http::router(shared.clone()),
+        stop.clone(),
+    ));
+    tracing::info!(%address, "serving the Kubernetes API and supervisor");
+
+    // Bootstrap objects and this node, retried through datastore outages.
+    let settings = NodeSettings {
+        name: node_name.clone(),
+        hostname: hostname.clone(),
+        addresses: node_ips.clone(),
+        labels: config.node_label.clone(),
+        taints: config.node_taint.clone(),
+        server: true,
+    };
+    loop {
+        let attempt = async {
+            controllers::bootstrap::run(&shared.api, port).await?;
+            controllers::node::register(&shared.api, &settings).await
+        };
+        match attempt.await {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "start-up objects not written yet; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ok(()),
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+
+    let (leader_tx, leader_rx) = watch::channel(false);
+    let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+        tasks.spawn(fut);
+    };
+    {
+        let s = shared.clone();
+        let c = stop.clone();
+        let n = settings.clone();
+        spawn(Box::pin(async move {
+            controllers::node::heartbeat(&s.api, &n, c).await
+        }));
+        let s = shared.clone();
+        let c = stop.clone();
+        spawn(Box::pin(async move {
+            controllers::endpoints::announce(&s.api, advertise, port, c).await
+        }));
+        let s = shared.clone();
+        let c = stop.clone();
+        spawn(Box::pin(async move {
+            controllers::endpoints::reconcile(&s.api, c).await
+        }));
+        let s = shared.clone();
+        let c = stop.clone();
+        let id = node_name.as_str().to_owned();
+        spawn(Box::pin(async move {
+            controllers::leader::run(&s.api, &id, leader_tx, c).await
+        }));
+        let s = shared.clone();
+        let c = stop.clone();
+        let l = leader_rx.clone();
+        spawn(Box::pin(async move {
+            controllers::node::lifecycle(&s.api, l, c).await
+        }));
+        let s = shared.clone();
+        let c = stop.clone();
+        let l = leader_rx.clone();
+        spawn(Box::pin(async move {
+            controllers::namespace::run(&s.api, l, c).await
+        }));
+        let c = stop.clone();
+        let st = store.clone();
+        spawn(Box::pin(async move {
+            controllers::compaction::run(&st, leader_rx, c).await
+        }));
+    }
+    started.store(true, Ordering::Release);
+    tracing::info!(node = %node_name, kubeconfig = %config.write_kubeconfig.display(), "server ready");
+    on_ready(Running {
+        node_name: node_name.clone(),
+        advertise,
+        port,
+        kubeconfig: config.write_kubeconfig.clone(),
+    });
+
+    shutdown.cancelled().await;
+    tracing::info!("shutting down");
+    tasks.close();
+    if tokio::time::timeout(Duration::from_secs(15), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some tasks did not stop within 15 s");
+    }
+    store.close().await;
+    Ok(())
+}
