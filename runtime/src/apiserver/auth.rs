@@ -148,7 +148,10 @@ pub fn authorize(who: &Identity, a: &Attributes<'_>) -> Result<(), ApiError> {
         let own = a.name == Some(node);
         let read = matches!(a.verb, "get" | "list" | "watch");
         let allowed = match (a.resource.group, a.resource.plural) {
-            ("", "nodes") => read || (own && matches!(a.verb, "create" | "update" | "patch")),
+            // A create names its object in the body: the handler checks it is the node's own.
+            ("", "nodes") => {
+                read || a.verb == "create" || (own && matches!(a.verb, "update" | "patch"))
+            }
             ("coordination.k8s.io", "leases") => {
                 a.namespace == Some("kube-node-lease")
                     && own

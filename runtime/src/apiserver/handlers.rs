@@ -395,6 +395,22 @@ impl Api {
     async fn create(&self, call: &Call<'_>) -> Result<Response, ApiError> {
         let rt = call.info.resource;
         let (object, warnings) = self.decode_body(call, "CreateOptions")?;
+        // Node restriction: a node may create only its own Node.
+        if let Some(node) = call.who.node_name()
+            && rt.kind == "Node"
+        {
+            let name = object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if name != node {
+                return Err(ApiError::forbidden(
+                    call.group_resource(),
+                    name,
+                    &format!("node \"{node}\" may only create its own Node object"),
+                ));
+            }
+        }
         let created = self
             .create_object(rt, call.namespace(), object, call.dry_run())
             .await?;

@@ -213,18 +213,36 @@ fn require_identity(
     authenticate(shared, peer, headers)?.ok_or_else(|| ApiError::unauthorized("Unauthorized"))
 }
 
-/// Reads a body up to [`MAX_BODY`]; larger ones are a 413.
+/// Reads a body up to [`MAX_BODY`]; larger ones are a 413. The rest of an
+/// oversized body (up to [`DRAIN_LIMIT`]) is read and discarded, so the
+/// answer reaches the client and the connection stays usable.
 pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    match http_body_util::Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(
-            ApiError::request_entity_too_large(&format!("limit is {MAX_BODY} bytes")),
-        ),
-        Err(e) => Err(ApiError::bad_request(format!(
-            "cannot read the request body: {e}"
-        ))),
+    let mut body = body;
+    let mut buffer = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_BODY {
+            buffer.extend_from_slice(&data);
+        } else if seen > DRAIN_LIMIT {
+            break;
+        }
     }
+    if seen > MAX_BODY {
+        return Err(ApiError::request_entity_too_large(&format!(
+            "limit is {MAX_BODY} bytes"
+        )));
+    }
+    Ok(buffer.freeze())
 }
+
+/// How much of an oversized body is drained before giving up on the connection.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// `/api…` and `/apis…`: discovery and resources.
 async fn kubernetes(

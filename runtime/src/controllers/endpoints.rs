@@ -12,13 +12,14 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use std::sync::Arc;
 
-use super::every;
 use crate::apiserver::handlers::Api;
 use crate::apiserver::resources::find;
 use crate::apiserver::status::ApiError;
 use crate::datastore::{DatastoreError, KeyRange, LeaseId};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 /// The datastore lease a server's endpoint key hangs on.
 pub const MASTER_LEASE_TTL: Duration = Duration::from_secs(15);
@@ -30,7 +31,15 @@ fn unavailable(e: DatastoreError) -> ApiError {
 }
 
 /// Keeps this server's endpoint key alive.
-pub async fn announce(api: &Api, ip: IpAddr, port: u16, cancel: CancellationToken) {
+/// `changed` is notified whenever this server's key was (re)written, so the
+/// reconciler need not wait for its next period.
+pub async fn announce(
+    api: &Api,
+    ip: IpAddr,
+    port: u16,
+    changed: Arc<Notify>,
+    cancel: CancellationToken,
+) {
     let store = api.objects.datastore();
     let key = format!("{PREFIX}{ip}");
     let value = json!({"ip": ip.to_string(), "port": port})
@@ -40,7 +49,12 @@ pub async fn announce(api: &Api, ip: IpAddr, port: u16, cancel: CancellationToke
     let mut failing = false;
     loop {
         match renew(store, &key, &value, &mut lease).await {
-            Ok(()) => failing = false,
+            Ok(wrote) => {
+                failing = false;
+                if wrote {
+                    changed.notify_one();
+                }
+            }
             Err(e) => {
                 if !failing {
                     tracing::warn!(error = %e, "cannot announce this server's endpoint; retrying");
@@ -64,11 +78,11 @@ async fn renew(
     key: &str,
     value: &[u8],
     lease: &mut Option<LeaseId>,
-) -> Result<(), DatastoreError> {
+) -> Result<bool, DatastoreError> {
     if let Some(id) = *lease {
         match store.lease_keepalive(id).await {
             // The key may have been deleted by hand; then put it back below.
-            Ok(()) if store.get(key).await?.1.is_some() => return Ok(()),
+            Ok(()) if store.get(key).await?.1.is_some() => return Ok(false),
             Ok(()) => {}
             Err(DatastoreError::LeaseNotFound { .. }) => *lease = None,
             Err(e) => return Err(e),
@@ -89,13 +103,13 @@ async fn renew(
             .await
         {
             Ok(_) | Err(DatastoreError::Conflict { .. } | DatastoreError::NotFound { .. }) => {
-                Ok(())
+                Ok(true)
             }
             Err(e) => Err(e),
         };
     }
     match store.create(key, value.to_vec(), id).await {
-        Ok(_) | Err(DatastoreError::KeyExists { .. }) => Ok(()),
+        Ok(_) | Err(DatastoreError::KeyExists { .. }) => Ok(true),
         Err(e) => Err(e),
     }
 }
@@ -124,11 +138,32 @@ async fn live(api: &Api) -> Result<(Vec<String>, u16), ApiError> {
 }
 
 /// Makes the `kubernetes` Endpoints and EndpointSlice list the live servers.
-pub async fn reconcile(api: &Api, cancel: CancellationToken) {
+pub async fn reconcile(api: &Api, changed: Arc<Notify>, cancel: CancellationToken) {
+    let mut failing = false;
+    loop {
+        match reconcile_once(api).await {
+            Ok(()) => failing = false,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e.message, "cannot update the kubernetes endpoints; retrying");
+                }
+                failing = true;
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = changed.notified() => {}
+            () = tokio::time::sleep(RENEW) => {}
+        }
+    }
+}
+
+/// One pass of the reconciler.
+pub async fn reconcile_once(api: &Api) -> Result<(), ApiError> {
     let endpoints = find("", "v1", "endpoints").expect("endpoints are served");
     let slices =
         find("discovery.k8s.io", "v1", "endpointslices").expect("endpointslices are served");
-    every("kubernetes-endpoints", RENEW, cancel, || async {
+    {
         let (ips, port) = live(api).await?;
         let subsets = if ips.is_empty() {
             json!([])
@@ -156,7 +191,11 @@ pub async fn reconcile(api: &Api, cancel: CancellationToken) {
             )
             .await?;
         }
-        let family = if ips.first().is_some_and(|ip| ip.contains(':')) { "IPv6" } else { "IPv4" };
+        let family = if ips.first().is_some_and(|ip| ip.contains(':')) {
+            "IPv6"
+        } else {
+            "IPv4"
+        };
         let slice_endpoints: Vec<Value> = ips
             .iter()
             .map(|ip| json!({"addresses": [ip], "conditions": {"ready": true, "serving": true, "terminating": false}}))
@@ -187,7 +226,6 @@ pub async fn reconcile(api: &Api, cancel: CancellationToken) {
             )
             .await?;
         }
-        Ok::<(), ApiError>(())
-    })
-    .await;
+    }
+    Ok(())
 }

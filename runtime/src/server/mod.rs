@@ -308,15 +308,17 @@ pub async fn run(
         spawn(Box::pin(async move {
             controllers::node::heartbeat(&s.api, &n, c).await
         }));
+        let announced = Arc::new(tokio::sync::Notify::new());
         let s = shared.clone();
         let c = stop.clone();
+        let a = announced.clone();
         spawn(Box::pin(async move {
-            controllers::endpoints::announce(&s.api, advertise, port, c).await
+            controllers::endpoints::announce(&s.api, advertise, port, a, c).await
         }));
         let s = shared.clone();
         let c = stop.clone();
         spawn(Box::pin(async move {
-            controllers::endpoints::reconcile(&s.api, c).await
+            controllers::endpoints::reconcile(&s.api, announced, c).await
         }));
         let s = shared.clone();
         let c = stop.clone();
@@ -341,6 +343,17 @@ pub async fn run(
         spawn(Box::pin(async move {
             controllers::compaction::run(&st, leader_rx, c).await
         }));
+    }
+    // Ready once this server is listed as an endpoint of the `kubernetes` service.
+    let me = SocketAddr::new(advertise, port).to_string();
+    for _ in 0..100 {
+        if crate::apiserver::supervisor::apiservers(&shared)
+            .await
+            .is_ok_and(|list| list.contains(&me))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     started.store(true, Ordering::Release);
     tracing::info!(node = %node_name, kubeconfig = %config.write_kubeconfig.display(), "server ready");

