@@ -6,7 +6,7 @@
 # to stderr. Needs root and the packages scripts/test.sh installs.
 #
 #   scripts/bench.sh                  # everything
-#   ONLY=datastore scripts/bench.sh   # one area: datastore | vip
+#   ONLY=datastore scripts/bench.sh   # one area: datastore | control-plane | vip
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +21,11 @@ echo "|---|---|---|---|---|"
 if [ -z "$only" ] || [ "$only" = datastore ]; then
   echo "==> datastore (cargo bench -p edge-runtime --bench datastore)" >&2
   cargo bench --locked -q -p edge-runtime --bench datastore 2>/dev/null | grep '^| '
+fi
+
+if [ -z "$only" ] || [ "$only" = control-plane ]; then
+  echo "==> control plane (cargo bench -p edge-runtime --bench control_plane)" >&2
+  cargo bench --locked -q -p edge-runtime --bench control_plane 2>/dev/null | grep '^| '
 fi
 
 if [ -z "$only" ] || [ "$only" = vip ]; then
