@@ -19,16 +19,24 @@ fn rt(group: &str, plural: &str) -> &'static ResourceType {
     find(group, "v1", plural).expect("served resource")
 }
 
-/// Creates an object unless it exists.
+/// Creates an object unless it exists. Another server may be creating the
+/// same objects at the same moment; whichever wins, the object exists after.
 pub async fn ensure(
     api: &Api,
     rt: &'static ResourceType,
     namespace: Option<&str>,
     object: serde_json::Value,
 ) -> Result<(), ApiError> {
+    let name = object.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or_default().to_owned();
+    if api.objects.try_get(rt, namespace, &name).await?.is_some() {
+        return Ok(());
+    }
     match api.create_object(rt, namespace, object, false).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
+        // A race on an allocation (the kubernetes service's IP) with a server
+        // that created the same object.
+        Err(e) if e.code == 422 && api.objects.try_get(rt, namespace, &name).await?.is_some() => Ok(()),
         Err(e) => Err(e),
     }
 }

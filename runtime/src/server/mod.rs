@@ -39,6 +39,8 @@ pub enum ServerError {
     Datastore(#[from] DatastoreError),
     #[error("certificates and token: {0}")]
     Pki(#[from] PkiError),
+    #[error("{0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -84,6 +86,16 @@ fn default_route_address() -> Option<IpAddr> {
         .ok()
         .map(|a| a.ip())
         .filter(|ip| !ip.is_unspecified())
+}
+
+/// The URL the local admin kubeconfig uses: loopback when listening on every
+/// address, else the address listened on.
+fn local_url(bind: IpAddr, port: u16) -> String {
+    match bind {
+        IpAddr::V4(a) if a.is_unspecified() => format!("https://127.0.0.1:{port}"),
+        IpAddr::V6(a) if a.is_unspecified() => format!("https://[::1]:{port}"),
+        ip => format!("https://{}", SocketAddr::new(ip, port)),
+    }
 }
 
 fn private_dir(path: &Path) -> Result<(), ServerError> {
@@ -192,20 +204,28 @@ pub async fn run(
 
     let store = open_datastore(&config, &shutdown).await?;
 
-    // Certificates and the token.
+    // Certificates and the token: from the datastore when it is shared
+    // (the HA topology), from the data dir for a single server.
     let tls_dir = cluster::tls_dir(&config.data_dir);
-    let pki = if ClusterPki::is_present(&tls_dir) {
-        ClusterPki::load(&tls_dir)?
+    let (pki, token) = if config.external_datastore {
+        let joined = crate::cluster::bootstrap(&store, &config.data_dir, config.token.as_ref()).await?;
+        crate::cluster::check_critical(&store, &config.critical).await?;
+        joined
     } else {
-        let pki = ClusterPki::generate()?;
-        pki.save(&tls_dir)?;
-        tracing::info!(dir = %tls_dir.display(), "generated the cluster certificate authorities");
-        pki
+        let pki = if ClusterPki::is_present(&tls_dir) {
+            ClusterPki::load(&tls_dir)?
+        } else {
+            let pki = ClusterPki::generate()?;
+            pki.save(&tls_dir)?;
+            tracing::info!(dir = %tls_dir.display(), "generated the cluster certificate authorities");
+            pki
+        };
+        let ca_hash = crate::pki::identity::ca_hash(pki.server_ca.cert_pem().as_bytes())?;
+        let existing = token::read_server_token(&config.data_dir)?;
+        let token = token::server_token(config.token.as_ref(), existing.as_ref(), &ca_hash)?;
+        token::write_server_token(&config.data_dir, &token)?;
+        (pki, token)
     };
-    let ca_hash = crate::pki::identity::ca_hash(pki.server_ca.cert_pem().as_bytes())?;
-    let existing = token::read_server_token(&config.data_dir)?;
-    let token = token::server_token(config.token.as_ref(), existing.as_ref(), &ca_hash)?;
-    token::write_server_token(&config.data_dir, &token)?;
     let sans = serving_sans(&config, &hostname, &node_name, &node_ips)?;
     let serving = cluster::ensure_serving_cert(&tls_dir, &pki.server_ca, &sans)?;
     let admin = cluster::ensure_admin_cert(&tls_dir, &pki.client_ca)?;
@@ -213,7 +233,7 @@ pub async fn run(
     kubeconfig::write(
         &config.write_kubeconfig,
         &kubeconfig::Kubeconfig {
-            server_url: &format!("https://127.0.0.1:{port}"),
+            server_url: &local_url(config.bind_address, port),
             ca_pem: pki.server_ca.cert_pem(),
             client_cert_pem: &admin.pair.cert_pem,
             client_key_pem: &admin.pair.key_pem,

@@ -25,6 +25,8 @@ pub fn kubectl_path() -> PathBuf {
 /// A server started for one test, stopped (SIGKILL) when dropped.
 pub struct Server {
     pub child: Option<ChildGuard>,
+    /// Loopback address the server binds and advertises.
+    pub ip: String,
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub node: String,
@@ -42,18 +44,29 @@ impl Server {
 
     /// Starts a server on an existing data dir.
     pub fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        Self::start_at("127.0.0.1", dir, extra)
+    }
+
+    /// Starts a server bound to `ip` (any 127.0.0.0/8 address).
+    pub fn start_at(ip: &str, dir: tempfile::TempDir, extra: &[&str]) -> Server {
+        let mut server = Self::prepare(ip, dir, extra);
+        server.spawn();
+        server
+    }
+
+    /// A server not started yet (call `spawn`, or `try_start` to see it fail).
+    pub fn prepare(ip: &str, dir: tempfile::TempDir, extra: &[&str]) -> Server {
         let port = free_port();
-        let node = format!("edge-{port}");
-        let mut server = Server {
+        let node = format!("edge-{}-{port}", ip.replace('.', "-"));
+        Server {
+            ip: ip.to_owned(),
             child: None,
             port,
             node,
             args: extra.iter().map(|s| s.to_string()).collect(),
             log: dir.path().join("edged.log"),
             dir,
-        };
-        server.spawn();
-        server
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -65,7 +78,35 @@ impl Server {
     }
 
     pub fn url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
+        format!("https://{}:{}", self.ip, self.port)
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_edged"));
+        cmd.arg("server")
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .arg("--write-kubeconfig")
+            .arg(self.kubeconfig())
+            .args(["--bind-address", &self.ip, "--node-ip", &self.ip])
+            .args(["--https-listen-port", &self.port.to_string()])
+            .args(["--node-name", &self.node])
+            .args(&self.args)
+            .env("RUST_LOG", "info,edge_runtime=debug,sqlx=warn")
+            .env("EDGE_LOG_FORMAT", "text")
+            .env_remove("EDGE_TOKEN");
+        cmd
+    }
+
+    /// Runs the server expecting it to refuse to start; returns its stderr.
+    pub fn refused(&self) -> String {
+        let out = self
+            .command()
+            .stdout(Stdio::null())
+            .output()
+            .expect("edged runs");
+        assert!(!out.status.success(), "edged started but should have refused");
+        String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
     /// (Re)starts the process with the same data dir and port.
@@ -75,23 +116,15 @@ impl Server {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_edged"));
-        cmd.arg("server")
-            .arg("--data-dir")
-            .arg(self.data_dir())
-            .arg("--write-kubeconfig")
-            .arg(self.kubeconfig())
-            .args(["--bind-address", "127.0.0.1", "--node-ip", "127.0.0.1"])
-            .args(["--https-listen-port", &self.port.to_string()])
-            .args(["--node-name", &self.node])
-            .args(&self.args)
-            .env("RUST_LOG", "info,edge_runtime=debug,sqlx=warn")
-            .env("EDGE_LOG_FORMAT", "text")
-            .env_remove("EDGE_TOKEN")
-            .stdout(Stdio::null())
-            .stderr(log);
+        let mut cmd = self.command();
+        cmd.stdout(Stdio::null()).stderr(log);
         self.child = Some(ChildGuard::spawn(cmd).expect("edged starts"));
         self.wait_ready();
+    }
+
+    /// Kills the process (SIGKILL), as a crash or power loss would.
+    pub fn kill(&mut self) {
+        drop(self.child.take());
     }
 
     /// Stops the process gracefully (SIGTERM) and waits for it.

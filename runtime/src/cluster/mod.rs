@@ -1,0 +1,231 @@
+//! Joining a cluster through its datastore: the bootstrap data (certificate
+//! authorities and keys, encrypted with the token) and the critical
+//! configuration every server must share.
+//!
+//! Owns the keys `/bootstrap/<hash of the token>` and `/edge/critical-config`.
+//! The first server to start on an empty datastore takes a lock (the
+//! bootstrap key created empty), generates the PKI and fills the key; servers
+//! that start at the same instant wait for it and load the same PKI, so a
+//! cluster always ends with one CA. A server with the wrong token, or with a
+//! critical flag that differs from the cluster's, refuses to start and writes
+//! nothing. Must not log or return the token or key material.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::config::server::CriticalConfig;
+use crate::datastore::{DatastoreError, KeyRange, Store};
+use crate::pki::bootstrap::{bootstrap_key, decrypt_bundle, encrypt_bundle};
+use crate::pki::cluster::{ClusterPki, tls_dir};
+use crate::pki::identity::ca_hash;
+use crate::pki::token::{self, Token};
+use crate::pki::PkiError;
+use crate::secret::Secret;
+
+/// Where the first server records the critical flags.
+pub const CRITICAL_CONFIG_KEY: &str = "/edge/critical-config";
+/// How long a bootstrap lock may stay empty before it is taken as abandoned
+/// (its holder died between taking it and filling it).
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(250);
+
+/// Why a server cannot join.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "this datastore already holds a cluster and no token was given: start with --token \
+         (or EDGE_TOKEN) set to the token in {} on a running server",
+        token_file
+    )]
+    TokenRequired { token_file: String },
+    #[error("{0}")]
+    Pki(#[from] PkiError),
+    #[error("datastore: {0}")]
+    Datastore(#[from] DatastoreError),
+    #[error("critical configuration differs from the cluster's, so this server will not start: {}; \
+             every server must use the same values (or wipe the datastore to start a new cluster)",
+        .0.iter().map(|d| format!("--{} is {} here but {} in the cluster", d.flag, d.here, d.cluster)).collect::<Vec<_>>().join("; "))]
+    CriticalMismatch(Vec<Difference>),
+    #[error("the cluster's recorded critical configuration is unreadable: {0}")]
+    CriticalUnreadable(String),
+}
+
+/// One flag that differs from the cluster's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub flag: &'static str,
+    pub here: String,
+    pub cluster: String,
+}
+
+/// The cluster's PKI and this server's token, from the datastore (joining)
+/// or newly made (first server).
+pub async fn bootstrap(
+    store: &Store,
+    data_dir: &Path,
+    token_flag: Option<&Secret<String>>,
+) -> Result<(ClusterPki, Token), ClusterError> {
+    let existing = token::read_server_token(data_dir)?;
+    let secret: Secret<String> = match (token_flag, &existing) {
+        (Some(flag), _) => Token::parse(flag.expose())?.secret().clone(),
+        (None, Some(t)) => t.secret().clone(),
+        (None, None) => {
+            let held = store.list(&KeyRange::prefix("/bootstrap/"), 1, None).await?;
+            if !held.kvs.is_empty() {
+                return Err(ClusterError::TokenRequired {
+                    token_file: token::token_path(data_dir).display().to_string(),
+                });
+            }
+            token::generate_secret()
+        }
+    };
+    let lookup = Token::new(None, token::SERVER_USER, secret);
+    let key = bootstrap_key(&lookup);
+    let started = Instant::now();
+    let pki = loop {
+        let (_, found) = store.get(&key).await?;
+        match found {
+            Some(kv) if !kv.value.is_empty() => {
+                let bundle = decrypt_bundle(&kv.value, &lookup)?;
+                break ClusterPki::from_bundle(&bundle)?;
+            }
+            Some(kv) => {
+                // Another server holds the lock and is generating the PKI.
+                if started.elapsed() > LOCK_TIMEOUT {
+                    tracing::warn!("the bootstrap lock was abandoned; taking it over");
+                    match store.delete(&key, Some(kv.mod_revision)).await {
+                        Ok(_) | Err(DatastoreError::Conflict { .. } | DatastoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            None => {
+                // Bootstrap data under another key: another token made this cluster.
+                let held = store.list(&KeyRange::prefix("/bootstrap/"), 2, None).await?;
+                if held.kvs.iter().any(|kv| kv.key != key) {
+                    return Err(PkiError::BootstrapWrongToken.into());
+                }
+                let lock = match store.create(&key, Vec::new(), 0).await {
+                    Ok(kv) => kv,
+                    Err(DatastoreError::KeyExists { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                // A server that ran alone before keeps its CA; otherwise a new one.
+                let dir = tls_dir(data_dir);
+                let pki = if ClusterPki::is_present(&dir) {
+                    ClusterPki::load(&dir)?
+                } else {
+                    ClusterPki::generate()?
+                };
+                let blob = encrypt_bundle(&pki.to_bundle(), &lookup)?;
+                match store.update(&key, blob, lock.mod_revision, 0).await {
+                    Ok(_) => {
+                        tracing::info!("stored the cluster's bootstrap data in the datastore");
+                        break pki;
+                    }
+                    // Our lock was taken over meanwhile: start again.
+                    Err(DatastoreError::Conflict { .. } | DatastoreError::NotFound { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    };
+    let dir = tls_dir(data_dir);
+    let same = ClusterPki::is_present(&dir)
+        && ClusterPki::load(&dir).is_ok_and(|local| local.to_bundle() == pki.to_bundle());
+    if !same {
+        if ClusterPki::is_present(&dir) {
+            tracing::warn!(dir = %dir.display(), "local certificate authorities differ from the cluster's; replacing them with the datastore's");
+        }
+        pki.save(&dir)?;
+    }
+    let hash = ca_hash(pki.server_ca.cert_pem().as_bytes())?;
+    let token = token::server_token(token_flag, existing.as_ref(), &hash)?;
+    token::write_server_token(data_dir, &token)?;
+    Ok((pki, token))
+}
+
+/// The flags as their names and printable values, in K3s's order.
+fn critical_fields(c: &CriticalConfig) -> Vec<(&'static str, String)> {
+    vec![
+        ("cluster-cidr", c.cluster_cidr.to_string()),
+        ("service-cidr", c.service_cidr.to_string()),
+        ("cluster-dns", c.cluster_dns.to_string()),
+        ("cluster-domain", c.cluster_domain.clone()),
+        ("disable", if c.disable.is_empty() { "(none)".into() } else { c.disable.join(",") }),
+        ("disable-helm-controller", c.disable_helm_controller.to_string()),
+        ("disable-kube-proxy", c.disable_kube_proxy.to_string()),
+        ("disable-network-policy", c.disable_network_policy.to_string()),
+        ("secrets-encryption", c.secrets_encryption.to_string()),
+    ]
+}
+
+/// The differing flags between `here` and the cluster's.
+pub fn differences(here: &CriticalConfig, cluster: &CriticalConfig) -> Vec<Difference> {
+    critical_fields(here)
+        .into_iter()
+        .zip(critical_fields(cluster))
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((flag, a), (_, b))| Difference { flag, here: a, cluster: b })
+        .collect()
+}
+
+/// Records the critical flags (first server) or checks them against the
+/// recorded ones (every later server). K3s documents this rule but does not
+/// check it with an external datastore; Edgeplane refuses to start.
+pub async fn check_critical(store: &Store, here: &CriticalConfig) -> Result<(), ClusterError> {
+    loop {
+        let (_, found) = store.get(CRITICAL_CONFIG_KEY).await?;
+        match found {
+            Some(kv) => {
+                let cluster: CriticalConfig = serde_json::from_slice(&kv.value)
+                    .map_err(|e| ClusterError::CriticalUnreadable(e.to_string()))?;
+                let diffs = differences(here, &cluster);
+                return if diffs.is_empty() { Ok(()) } else { Err(ClusterError::CriticalMismatch(diffs)) };
+            }
+            None => {
+                let value = serde_json::to_vec(here).map_err(|e| ClusterError::CriticalUnreadable(e.to_string()))?;
+                match store.create(CRITICAL_CONFIG_KEY, value, 0).await {
+                    Ok(_) => return Ok(()),
+                    Err(DatastoreError::KeyExists { .. }) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> CriticalConfig {
+        CriticalConfig {
+            cluster_cidr: "10.42.0.0/16".parse().expect("cidr"),
+            service_cidr: "10.43.0.0/16".parse().expect("cidr"),
+            cluster_dns: "10.43.0.10".parse().expect("ip"),
+            cluster_domain: "cluster.local".into(),
+            disable: vec![],
+            disable_helm_controller: false,
+            disable_kube_proxy: false,
+            disable_network_policy: false,
+            secrets_encryption: false,
+        }
+    }
+
+    #[test]
+    fn every_difference_is_named_with_both_values() {
+        let mut other = config();
+        other.cluster_cidr = "10.50.0.0/16".parse().expect("cidr");
+        other.secrets_encryption = true;
+        other.disable = vec!["traefik".into()];
+        let diffs = differences(&other, &config());
+        let flags: Vec<_> = diffs.iter().map(|d| d.flag).collect();
+        assert_eq!(flags, ["cluster-cidr", "disable", "secrets-encryption"]);
+        let message = ClusterError::CriticalMismatch(diffs).to_string();
+        assert!(message.contains("--cluster-cidr is 10.50.0.0/16 here but 10.42.0.0/16 in the cluster"), "{message}");
+        assert!(message.contains("--disable is traefik here but (none) in the cluster"), "{message}");
+        assert!(differences(&config(), &config()).is_empty());
+    }
+}
