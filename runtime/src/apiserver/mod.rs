@@ -5,6 +5,7 @@ pub mod auth;
 pub mod discovery;
 pub mod document;
 pub mod openapi;
+pub mod protobuf;
 pub mod request;
 pub mod resources;
 pub mod semantics;
