@@ -29,7 +29,7 @@ use super::status::{ApiError, FieldError, GroupKind, GroupResource};
 use super::storage::{ObjectStore, resource_version, set_resource_version};
 use super::table::{self, IncludeObject, Representation, TableOptions, TableVersion};
 use super::validation::{self, FieldValidation};
-use super::watch;
+use super::{protobuf, watch};
 use crate::config::types::Cidr;
 use crate::datastore::{DatastoreError, LeaseId};
 
@@ -325,7 +325,9 @@ impl Api {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/json");
         let mime = content_type.split(';').next().unwrap_or("").trim();
-        let raw: Value = if mime == "application/json" || mime.is_empty() {
+        let raw: Value = if protobuf::is_protobuf(mime) {
+            protobuf::decode(&call.body, rt)?
+        } else if mime == "application/json" || mime.is_empty() {
             serde_json::from_slice(&call.body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding JSON: {e}")))?
         } else if mime == "application/yaml" {

@@ -14,6 +14,7 @@ pub mod handlers;
 pub mod http;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod request;
 pub mod resources;
 pub mod selector;
