@@ -1,7 +1,7 @@
 //! The HA topology on PostgreSQL: three servers, one database.
 
-mod support;
 #[path = "ha/suite.rs"]
 mod suite;
+mod support;
 
 ha_suite!(edge_testkit::Engine::Postgres);

@@ -673,10 +673,10 @@ impl Api {
     }
 
     async fn event_lease(&self) -> Result<LeaseId, ApiError> {
-        if let Some((id, at)) = *self.event_lease.lock().expect("lease lock") {
-            if at.elapsed() < Duration::from_secs(60) {
-                return Ok(id);
-            }
+        if let Some((id, at)) = *self.event_lease.lock().expect("lease lock")
+            && at.elapsed() < Duration::from_secs(60)
+        {
+            return Ok(id);
         }
         let id = self
             .objects

@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use super::status::ApiError;
 
+/// Decodes a body into a kind: the normalised object and its unknown field paths.
+pub type DecodeFn = fn(&Value) -> Result<(Value, Vec<String>), ApiError>;
+
 /// One served resource (a kind under a group/version).
 #[derive(Debug, Clone, Copy)]
 pub struct ResourceType {
@@ -35,7 +38,7 @@ pub struct ResourceType {
     pub schema: fn(&mut SchemaGenerator) -> Schema,
     /// Decodes a request body through the kind's typed struct: the normalised
     /// object (unknown fields dropped) and the paths of the unknown fields.
-    pub decode: fn(&Value) -> Result<(Value, Vec<String>), ApiError>,
+    pub decode: DecodeFn,
     /// The storage key segment (`/registry/<segment>/…`), as Kubernetes names it.
     pub storage: &'static str,
 }

@@ -194,10 +194,9 @@ pub fn on_update(
             }
             default_service(&mut new);
         }
-        ("", "Namespace") => {
-            if old.pointer("/metadata/deletionTimestamp").is_none() {
-                new["spec"] = old.get("spec").cloned().unwrap_or_else(|| json!({}));
-            }
+        // A namespace's finalizers change only through /finalize.
+        ("", "Namespace") if old.pointer("/metadata/deletionTimestamp").is_none() => {
+            new["spec"] = old.get("spec").cloned().unwrap_or_else(|| json!({}));
         }
         _ => {}
     }

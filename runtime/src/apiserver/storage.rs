@@ -407,6 +407,18 @@ pub fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
     Ok((rev, start.to_owned()))
 }
 
+impl ValueTransformer for crate::pki::encryption::AesGcmProvider {
+    fn encrypt(&self, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, String> {
+        crate::pki::encryption::AesGcmProvider::encrypt(self, key, plaintext)
+            .map_err(|e| e.to_string())
+    }
+
+    fn decrypt(&self, key: &str, stored: &[u8]) -> Result<Vec<u8>, String> {
+        crate::pki::encryption::AesGcmProvider::decrypt(self, key, stored)
+            .map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,17 +449,5 @@ mod tests {
         assert_eq!(resource_version(&o).expect("ok"), Some(7));
         let bad = json!({"metadata": {"resourceVersion": "abc"}});
         assert_eq!(resource_version(&bad).expect_err("bad").code, 400);
-    }
-}
-
-impl ValueTransformer for crate::pki::encryption::AesGcmProvider {
-    fn encrypt(&self, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, String> {
-        crate::pki::encryption::AesGcmProvider::encrypt(self, key, plaintext)
-            .map_err(|e| e.to_string())
-    }
-
-    fn decrypt(&self, key: &str, stored: &[u8]) -> Result<Vec<u8>, String> {
-        crate::pki::encryption::AesGcmProvider::decrypt(self, key, stored)
-            .map_err(|e| e.to_string())
     }
 }

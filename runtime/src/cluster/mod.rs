@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use crate::config::server::CriticalConfig;
 use crate::datastore::{DatastoreError, KeyRange, Store};
+use crate::pki::PkiError;
 use crate::pki::bootstrap::{bootstrap_key, decrypt_bundle, encrypt_bundle};
 use crate::pki::cluster::{ClusterPki, tls_dir};
 use crate::pki::identity::ca_hash;
 use crate::pki::token::{self, Token};
-use crate::pki::PkiError;
 use crate::secret::Secret;
 
 /// Where the first server records the critical flags.
@@ -70,7 +70,9 @@ pub async fn bootstrap(
         (Some(flag), _) => Token::parse(flag.expose())?.secret().clone(),
         (None, Some(t)) => t.secret().clone(),
         (None, None) => {
-            let held = store.list(&KeyRange::prefix("/bootstrap/"), 1, None).await?;
+            let held = store
+                .list(&KeyRange::prefix("/bootstrap/"), 1, None)
+                .await?;
             if !held.kvs.is_empty() {
                 return Err(ClusterError::TokenRequired {
                     token_file: token::token_path(data_dir).display().to_string(),
@@ -94,7 +96,9 @@ pub async fn bootstrap(
                 if started.elapsed() > LOCK_TIMEOUT {
                     tracing::warn!("the bootstrap lock was abandoned; taking it over");
                     match store.delete(&key, Some(kv.mod_revision)).await {
-                        Ok(_) | Err(DatastoreError::Conflict { .. } | DatastoreError::NotFound { .. }) => {}
+                        Ok(_)
+                        | Err(DatastoreError::Conflict { .. } | DatastoreError::NotFound { .. }) => {
+                        }
                         Err(e) => return Err(e.into()),
                     }
                 }
@@ -102,7 +106,9 @@ pub async fn bootstrap(
             }
             None => {
                 // Bootstrap data under another key: another token made this cluster.
-                let held = store.list(&KeyRange::prefix("/bootstrap/"), 2, None).await?;
+                let held = store
+                    .list(&KeyRange::prefix("/bootstrap/"), 2, None)
+                    .await?;
                 if held.kvs.iter().any(|kv| kv.key != key) {
                     return Err(PkiError::BootstrapWrongToken.into());
                 }
@@ -125,7 +131,9 @@ pub async fn bootstrap(
                         break pki;
                     }
                     // Our lock was taken over meanwhile: start again.
-                    Err(DatastoreError::Conflict { .. } | DatastoreError::NotFound { .. }) => continue,
+                    Err(DatastoreError::Conflict { .. } | DatastoreError::NotFound { .. }) => {
+                        continue;
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -153,10 +161,23 @@ fn critical_fields(c: &CriticalConfig) -> Vec<(&'static str, String)> {
         ("service-cidr", c.service_cidr.to_string()),
         ("cluster-dns", c.cluster_dns.to_string()),
         ("cluster-domain", c.cluster_domain.clone()),
-        ("disable", if c.disable.is_empty() { "(none)".into() } else { c.disable.join(",") }),
-        ("disable-helm-controller", c.disable_helm_controller.to_string()),
+        (
+            "disable",
+            if c.disable.is_empty() {
+                "(none)".into()
+            } else {
+                c.disable.join(",")
+            },
+        ),
+        (
+            "disable-helm-controller",
+            c.disable_helm_controller.to_string(),
+        ),
         ("disable-kube-proxy", c.disable_kube_proxy.to_string()),
-        ("disable-network-policy", c.disable_network_policy.to_string()),
+        (
+            "disable-network-policy",
+            c.disable_network_policy.to_string(),
+        ),
         ("secrets-encryption", c.secrets_encryption.to_string()),
     ]
 }
@@ -167,7 +188,11 @@ pub fn differences(here: &CriticalConfig, cluster: &CriticalConfig) -> Vec<Diffe
         .into_iter()
         .zip(critical_fields(cluster))
         .filter(|((_, a), (_, b))| a != b)
-        .map(|((flag, a), (_, b))| Difference { flag, here: a, cluster: b })
+        .map(|((flag, a), (_, b))| Difference {
+            flag,
+            here: a,
+            cluster: b,
+        })
         .collect()
 }
 
@@ -182,10 +207,15 @@ pub async fn check_critical(store: &Store, here: &CriticalConfig) -> Result<(), 
                 let cluster: CriticalConfig = serde_json::from_slice(&kv.value)
                     .map_err(|e| ClusterError::CriticalUnreadable(e.to_string()))?;
                 let diffs = differences(here, &cluster);
-                return if diffs.is_empty() { Ok(()) } else { Err(ClusterError::CriticalMismatch(diffs)) };
+                return if diffs.is_empty() {
+                    Ok(())
+                } else {
+                    Err(ClusterError::CriticalMismatch(diffs))
+                };
             }
             None => {
-                let value = serde_json::to_vec(here).map_err(|e| ClusterError::CriticalUnreadable(e.to_string()))?;
+                let value = serde_json::to_vec(here)
+                    .map_err(|e| ClusterError::CriticalUnreadable(e.to_string()))?;
                 match store.create(CRITICAL_CONFIG_KEY, value, 0).await {
                     Ok(_) => return Ok(()),
                     Err(DatastoreError::KeyExists { .. }) => continue,
@@ -224,8 +254,14 @@ mod tests {
         let flags: Vec<_> = diffs.iter().map(|d| d.flag).collect();
         assert_eq!(flags, ["cluster-cidr", "disable", "secrets-encryption"]);
         let message = ClusterError::CriticalMismatch(diffs).to_string();
-        assert!(message.contains("--cluster-cidr is 10.50.0.0/16 here but 10.42.0.0/16 in the cluster"), "{message}");
-        assert!(message.contains("--disable is traefik here but (none) in the cluster"), "{message}");
+        assert!(
+            message.contains("--cluster-cidr is 10.50.0.0/16 here but 10.42.0.0/16 in the cluster"),
+            "{message}"
+        );
+        assert!(
+            message.contains("--disable is traefik here but (none) in the cluster"),
+            "{message}"
+        );
         assert!(differences(&config(), &config()).is_empty());
     }
 }

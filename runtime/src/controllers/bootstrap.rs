@@ -27,7 +27,11 @@ pub async fn ensure(
     namespace: Option<&str>,
     object: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let name = object.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or_default().to_owned();
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(|n| n.as_str())
+        .unwrap_or_default()
+        .to_owned();
     if api.objects.try_get(rt, namespace, &name).await?.is_some() {
         return Ok(());
     }
@@ -36,7 +40,9 @@ pub async fn ensure(
         Err(e) if e.code == 409 => Ok(()),
         // A race on an allocation (the kubernetes service's IP) with a server
         // that created the same object.
-        Err(e) if e.code == 422 && api.objects.try_get(rt, namespace, &name).await?.is_some() => Ok(()),
+        Err(e) if e.code == 422 && api.objects.try_get(rt, namespace, &name).await?.is_some() => {
+            Ok(())
+        }
         Err(e) => Err(e),
     }
 }

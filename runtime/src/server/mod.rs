@@ -208,7 +208,8 @@ pub async fn run(
     // (the HA topology), from the data dir for a single server.
     let tls_dir = cluster::tls_dir(&config.data_dir);
     let (pki, token) = if config.external_datastore {
-        let joined = crate::cluster::bootstrap(&store, &config.data_dir, config.token.as_ref()).await?;
+        let joined =
+            crate::cluster::bootstrap(&store, &config.data_dir, config.token.as_ref()).await?;
         crate::cluster::check_critical(&store, &config.critical).await?;
         joined
     } else {

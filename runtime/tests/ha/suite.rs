@@ -25,13 +25,20 @@ pub fn fresh(engine: Engine) -> String {
 pub fn server(n: u8, endpoint: &str, extra: &[&str]) -> Server {
     let mut args = vec!["--datastore-endpoint", endpoint, "--token", TOKEN];
     args.extend_from_slice(extra);
-    Server::start_at(&format!("127.0.0.{n}"), tempfile::tempdir().expect("tmp"), &args)
+    Server::start_at(
+        &format!("127.0.0.{n}"),
+        tempfile::tempdir().expect("tmp"),
+        &args,
+    )
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !ok() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -50,9 +57,10 @@ fn ready_nodes(s: &Server) -> BTreeSet<String> {
         .into_iter()
         .flatten()
         .filter(|n| {
-            n["status"]["conditions"]
-                .as_array()
-                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            n["status"]["conditions"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c["type"] == "Ready" && c["status"] == "True")
+            })
         })
         .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
         .collect()
@@ -60,7 +68,10 @@ fn ready_nodes(s: &Server) -> BTreeSet<String> {
 
 fn apiservers(s: &Server) -> BTreeSet<String> {
     let out = s.kubectl(&["get", "--raw", "/v1-edge/apiservers"]);
-    serde_json::from_slice::<Vec<String>>(&out.stdout).unwrap_or_default().into_iter().collect()
+    serde_json::from_slice::<Vec<String>>(&out.stdout)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 /// Same CA and token everywhere; every server serves and lists every server
@@ -83,12 +94,27 @@ pub fn three_servers_are_one_cluster(engine: Engine) {
     }
     let names: BTreeSet<String> = servers.iter().map(|s| s.node.clone()).collect();
     for s in servers {
-        wait_for("all servers Ready through each server", Duration::from_secs(30), || ready_nodes(s) == names);
+        wait_for(
+            "all servers Ready through each server",
+            Duration::from_secs(30),
+            || ready_nodes(s) == names,
+        );
     }
-    let expected: BTreeSet<String> = servers.iter().map(|s| format!("{}:{}", s.ip, s.port)).collect();
-    wait_for("apiservers lists the three servers", Duration::from_secs(30), || apiservers(&b) == expected);
+    let expected: BTreeSet<String> = servers
+        .iter()
+        .map(|s| format!("{}:{}", s.ip, s.port))
+        .collect();
+    wait_for(
+        "apiservers lists the three servers",
+        Duration::from_secs(30),
+        || apiservers(&b) == expected,
+    );
     let ep = json(&a.kubectl_ok(&["get", "endpoints", "kubernetes", "-o", "json"]));
-    assert_eq!(ep["subsets"][0]["addresses"].as_array().map(Vec::len), Some(3), "{ep}");
+    assert_eq!(
+        ep["subsets"][0]["addresses"].as_array().map(Vec::len),
+        Some(3),
+        "{ep}"
+    );
 
     // kubectl get -w through B sees an apply through A.
     let dir = tempfile::tempdir().expect("tmp");
@@ -97,7 +123,13 @@ pub fn three_servers_are_one_cluster(engine: Engine) {
         .arg(b.kubeconfig())
         .arg("--cache-dir")
         .arg(dir.path().join("c"))
-        .args(["get", "cm", "-w", "-o", "jsonpath={.metadata.name}={.data.v}{\"\\n\"}"])
+        .args([
+            "get",
+            "cm",
+            "-w",
+            "-o",
+            "jsonpath={.metadata.name}={.data.v}{\"\\n\"}",
+        ])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("watch");
@@ -111,7 +143,10 @@ pub fn three_servers_are_one_cluster(engine: Engine) {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
             let _ = tx.send(line);
         }
     });
@@ -126,23 +161,48 @@ pub fn three_servers_are_one_cluster(engine: Engine) {
     }
     let _ = watch.kill();
     let _ = watch.wait();
-    assert_eq!(seen, ["crossed=one", "crossed=two"], "the watch on B saw {seen:?}");
+    assert_eq!(
+        seen,
+        ["crossed=one", "crossed=two"],
+        "the watch on B saw {seen:?}"
+    );
 
     // The SAN verifies; a name outside the certificate does not.
     let ok = c.kubectl(&["--tls-server-name", "edge-vip.example.com", "get", "nodes"]);
     assert!(ok.status.success(), "{ok:?}");
-    let bad = c.kubectl(&["--tls-server-name", "not-in-the-cert.example.com", "get", "nodes"]);
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("certificate"), "{bad:?}");
+    let bad = c.kubectl(&[
+        "--tls-server-name",
+        "not-in-the-cert.example.com",
+        "get",
+        "nodes",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("certificate"),
+        "{bad:?}"
+    );
 }
 
 /// Every row of the datastore, for before/after comparisons.
 async fn snapshot(endpoint: &str) -> (i64, Vec<(String, Vec<u8>, i64)>) {
     let endpoint = Endpoint::parse(endpoint).expect("endpoint");
-    let options = StoreOptions { expire_leases: false, ..Default::default() };
+    let options = StoreOptions {
+        expire_leases: false,
+        ..Default::default()
+    };
     let store = Store::open(&endpoint, options).await.expect("open");
-    let listed = store.list(&KeyRange::prefix(""), 0, None).await.expect("list");
+    let listed = store
+        .list(&KeyRange::prefix(""), 0, None)
+        .await
+        .expect("list");
     store.close().await;
-    (listed.revision, listed.kvs.into_iter().map(|kv| (kv.key, kv.value, kv.mod_revision)).collect())
+    (
+        listed.revision,
+        listed
+            .kvs
+            .into_iter()
+            .map(|kv| (kv.key, kv.value, kv.mod_revision))
+            .collect(),
+    )
 }
 
 /// A wrong token is refused with a message naming the problem, and the
@@ -153,15 +213,37 @@ pub fn wrong_or_missing_token_changes_nothing(engine: Engine) {
     let mut a = server(2, &endpoint, &[]);
     // Hold the cluster still: with the only server stopped, nothing writes.
     a.stop();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let before = runtime.block_on(snapshot(&endpoint));
-    let joiner = Server::prepare("127.0.0.3", tempfile::tempdir().expect("tmp"), &["--datastore-endpoint", &endpoint, "--token", "not-the-token"]);
+    let joiner = Server::prepare(
+        "127.0.0.3",
+        tempfile::tempdir().expect("tmp"),
+        &[
+            "--datastore-endpoint",
+            &endpoint,
+            "--token",
+            "not-the-token",
+        ],
+    );
     let err = joiner.refused();
-    assert!(err.contains("bootstrap data in the datastore is encrypted with a different token"), "{err}");
+    assert!(
+        err.contains("bootstrap data in the datastore is encrypted with a different token"),
+        "{err}"
+    );
     assert!(!err.contains("not-the-token"), "the token leaked: {err}");
-    let tokenless = Server::prepare("127.0.0.4", tempfile::tempdir().expect("tmp"), &["--datastore-endpoint", &endpoint]);
+    let tokenless = Server::prepare(
+        "127.0.0.4",
+        tempfile::tempdir().expect("tmp"),
+        &["--datastore-endpoint", &endpoint],
+    );
     let err = tokenless.refused();
-    assert!(err.contains("no token was given") && err.contains("server/token"), "{err}");
+    assert!(
+        err.contains("no token was given") && err.contains("server/token"),
+        "{err}"
+    );
     let after = runtime.block_on(snapshot(&endpoint));
     assert_eq!(before, after, "a refused server changed the datastore");
 }
@@ -172,20 +254,59 @@ pub fn critical_flags_must_match(engine: Engine) {
     let endpoint = fresh(engine);
     let _a = server(2, &endpoint, &[]);
     let cases: &[(&[&str], &[&str])] = &[
-        (&["--cluster-cidr", "10.50.0.0/16"], &["--cluster-cidr is 10.50.0.0/16 here but 10.42.0.0/16"]),
-        (&["--service-cidr", "10.60.0.0/16", "--cluster-dns", "10.60.0.10"], &["--service-cidr is 10.60.0.0/16 here but 10.43.0.0/16", "--cluster-dns is 10.60.0.10 here but 10.43.0.10"]),
-        (&["--cluster-dns", "10.43.0.53"], &["--cluster-dns is 10.43.0.53 here but 10.43.0.10"]),
-        (&["--cluster-domain", "edge.local"], &["--cluster-domain is edge.local here but cluster.local"]),
-        (&["--disable", "traefik"], &["--disable is traefik here but (none)"]),
-        (&["--disable-helm-controller"], &["--disable-helm-controller is true here but false"]),
-        (&["--disable-kube-proxy"], &["--disable-kube-proxy is true here but false"]),
-        (&["--disable-network-policy"], &["--disable-network-policy is true here but false"]),
-        (&["--secrets-encryption"], &["--secrets-encryption is true here but false"]),
+        (
+            &["--cluster-cidr", "10.50.0.0/16"],
+            &["--cluster-cidr is 10.50.0.0/16 here but 10.42.0.0/16"],
+        ),
+        (
+            &[
+                "--service-cidr",
+                "10.60.0.0/16",
+                "--cluster-dns",
+                "10.60.0.10",
+            ],
+            &[
+                "--service-cidr is 10.60.0.0/16 here but 10.43.0.0/16",
+                "--cluster-dns is 10.60.0.10 here but 10.43.0.10",
+            ],
+        ),
+        (
+            &["--cluster-dns", "10.43.0.53"],
+            &["--cluster-dns is 10.43.0.53 here but 10.43.0.10"],
+        ),
+        (
+            &["--cluster-domain", "edge.local"],
+            &["--cluster-domain is edge.local here but cluster.local"],
+        ),
+        (
+            &["--disable", "traefik"],
+            &["--disable is traefik here but (none)"],
+        ),
+        (
+            &["--disable-helm-controller"],
+            &["--disable-helm-controller is true here but false"],
+        ),
+        (
+            &["--disable-kube-proxy"],
+            &["--disable-kube-proxy is true here but false"],
+        ),
+        (
+            &["--disable-network-policy"],
+            &["--disable-network-policy is true here but false"],
+        ),
+        (
+            &["--secrets-encryption"],
+            &["--secrets-encryption is true here but false"],
+        ),
     ];
     for (i, (flags, expected)) in cases.iter().enumerate() {
         let mut args = vec!["--datastore-endpoint", endpoint.as_str(), "--token", TOKEN];
         args.extend_from_slice(flags);
-        let joiner = Server::prepare(&format!("127.0.0.{}", 10 + i), tempfile::tempdir().expect("tmp"), &args);
+        let joiner = Server::prepare(
+            &format!("127.0.0.{}", 10 + i),
+            tempfile::tempdir().expect("tmp"),
+            &args,
+        );
         let err = joiner.refused();
         for e in *expected {
             assert!(err.contains(e), "{flags:?}: expected {e:?} in:\n{err}");
@@ -204,23 +325,49 @@ pub async fn startup_race_ends_with_one_ca(engine: Engine) {
             Store::open(&endpoint, StoreOptions::default())
         );
         let (s1, s2) = (s1.expect("store 1"), s2.expect("store 2"));
-        let (d1, d2) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+        let (d1, d2) = (
+            tempfile::tempdir().expect("tmp"),
+            tempfile::tempdir().expect("tmp"),
+        );
         let token = edge_runtime::secret::Secret::new(TOKEN.to_owned());
         let (r1, r2) = tokio::join!(
             edge_runtime::cluster::bootstrap(&s1, d1.path(), Some(&token)),
             edge_runtime::cluster::bootstrap(&s2, d2.path(), Some(&token))
         );
-        let ((p1, t1), (p2, t2)) = (r1.expect("server 1 bootstraps"), r2.expect("server 2 bootstraps"));
-        assert_eq!(p1.server_ca.cert_pem(), p2.server_ca.cert_pem(), "round {round}: two CAs");
-        assert_eq!(p1.client_ca.cert_pem(), p2.client_ca.cert_pem(), "round {round}: two client CAs");
-        assert_eq!(t1.to_full_string().expose(), t2.to_full_string().expose(), "round {round}");
+        let ((p1, t1), (p2, t2)) = (
+            r1.expect("server 1 bootstraps"),
+            r2.expect("server 2 bootstraps"),
+        );
+        assert_eq!(
+            p1.server_ca.cert_pem(),
+            p2.server_ca.cert_pem(),
+            "round {round}: two CAs"
+        );
+        assert_eq!(
+            p1.client_ca.cert_pem(),
+            p2.client_ca.cert_pem(),
+            "round {round}: two client CAs"
+        );
+        assert_eq!(
+            t1.to_full_string().expose(),
+            t2.to_full_string().expose(),
+            "round {round}"
+        );
         s1.close().await;
         s2.close().await;
     }
 }
 
 fn leader(s: &Server) -> Option<String> {
-    let out = s.kubectl(&["-n", "kube-system", "get", "lease", "edge-controller", "-o", "jsonpath={.spec.holderIdentity}"]);
+    let out = s.kubectl(&[
+        "-n",
+        "kube-system",
+        "get",
+        "lease",
+        "edge-controller",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]);
     let holder = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     (out.status.success() && !holder.is_empty()).then_some(holder)
 }
@@ -233,14 +380,19 @@ pub fn leader_and_endpoints_follow_a_dead_server(engine: Engine) {
     let mut servers = vec![server(2, &endpoint, &[])];
     servers.push(server(3, &endpoint, &[]));
     servers.push(server(4, &endpoint, &[]));
-    wait_for("three endpoints", Duration::from_secs(30), || apiservers(&servers[0]).len() == 3);
+    wait_for("three endpoints", Duration::from_secs(30), || {
+        apiservers(&servers[0]).len() == 3
+    });
     let mut holder = None;
     wait_for("a leader", Duration::from_secs(30), || {
         holder = leader(&servers[0]);
         holder.is_some()
     });
     let holder = holder.expect("leader");
-    let index = servers.iter().position(|s| s.node == holder).expect("the leader is one of ours");
+    let index = servers
+        .iter()
+        .position(|s| s.node == holder)
+        .expect("the leader is one of ours");
     let mut dead = servers.remove(index);
     let killed_at = Instant::now();
     dead.kill();
@@ -251,13 +403,23 @@ pub fn leader_and_endpoints_follow_a_dead_server(engine: Engine) {
         next.is_some()
     });
     let handover = killed_at.elapsed();
-    assert!(servers.iter().any(|s| Some(&s.node) == next.as_ref()), "new leader {next:?} is a live server");
-    assert!(handover < Duration::from_secs(20), "hand-over took {handover:?} (lease 15 s)");
+    assert!(
+        servers.iter().any(|s| Some(&s.node) == next.as_ref()),
+        "new leader {next:?} is a live server"
+    );
+    assert!(
+        handover < Duration::from_secs(20),
+        "hand-over took {handover:?} (lease 15 s)"
+    );
     let dead_address = format!("{}:{}", dead.ip, dead.port);
-    wait_for("the dead server leaves the endpoints", Duration::from_secs(35), || {
-        let list = apiservers(survivor);
-        list.len() == 2 && !list.contains(&dead_address)
-    });
+    wait_for(
+        "the dead server leaves the endpoints",
+        Duration::from_secs(35),
+        || {
+            let list = apiservers(survivor);
+            list.len() == 2 && !list.contains(&dead_address)
+        },
+    );
     assert!(killed_at.elapsed() < Duration::from_secs(35));
 }
 
@@ -265,22 +427,36 @@ pub fn leader_and_endpoints_follow_a_dead_server(engine: Engine) {
 /// acknowledged write is lost, and the killed server restarts and rejoins.
 pub fn kill_9_under_load_loses_no_acknowledged_write(engine: Engine) {
     let endpoint = fresh(engine);
-    let mut servers = vec![server(2, &endpoint, &[]), server(3, &endpoint, &[]), server(4, &endpoint, &[])];
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
-    let clients: Vec<kube::Client> = servers.iter().map(|s| runtime.block_on(s.client())).collect();
+    let mut servers = [
+        server(2, &endpoint, &[]),
+        server(3, &endpoint, &[]),
+        server(4, &endpoint, &[]),
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let clients: Vec<kube::Client> = servers
+        .iter()
+        .map(|s| runtime.block_on(s.client()))
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();
     for (w, client) in clients.into_iter().enumerate() {
         let stop = stop.clone();
         writers.push(runtime.spawn(async move {
-            let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client, "default");
+            let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+                kube::Api::namespaced(client, "default");
             let mut acked = Vec::new();
             let mut i = 0;
             while !stop.load(Ordering::Relaxed) {
                 let name = format!("load-{w}-{i:05}");
                 i += 1;
-                let cm: k8s_openapi::api::core::v1::ConfigMap =
-                    serde_json::from_value(serde_json::json!({"metadata": {"name": name}, "data": {"w": w.to_string()}})).expect("cm");
+                let cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(
+                    serde_json::json!({"metadata": {"name": name}, "data": {"w": w.to_string()}}),
+                )
+                .expect("cm");
                 match api.create(&Default::default(), &cm).await {
                     Ok(_) => acked.push(name),
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -297,36 +473,66 @@ pub fn kill_9_under_load_loses_no_acknowledged_write(engine: Engine) {
     for w in writers {
         acked.extend(runtime.block_on(w).expect("writer"));
     }
-    assert!(acked.len() > 50, "only {} writes were acknowledged", acked.len());
+    assert!(
+        acked.len() > 50,
+        "only {} writes were acknowledged",
+        acked.len()
+    );
     let listed = servers[0].kubectl_ok(&["get", "cm", "-o", "jsonpath={.items[*].metadata.name}"]);
     let present: BTreeSet<&str> = listed.split_whitespace().collect();
-    let lost: Vec<&String> = acked.iter().filter(|n| !present.contains(n.as_str())).collect();
-    assert!(lost.is_empty(), "{} acknowledged writes lost, e.g. {:?}", lost.len(), &lost[..lost.len().min(5)]);
+    let lost: Vec<&String> = acked
+        .iter()
+        .filter(|n| !present.contains(n.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(5)]
+    );
     // The killed server comes back and serves the same data.
     servers[2].spawn();
     let through_c = servers[2].kubectl_ok(&["get", "cm", "-o", "name"]);
-    assert!(acked.iter().all(|n| through_c.contains(&format!("configmap/{n}"))));
+    assert!(
+        acked
+            .iter()
+            .all(|n| through_c.contains(&format!("configmap/{n}")))
+    );
     let names: BTreeSet<String> = servers.iter().map(|s| s.node.clone()).collect();
-    wait_for("the restarted server Ready", Duration::from_secs(30), || ready_nodes(&servers[0]) == names);
+    wait_for(
+        "the restarted server Ready",
+        Duration::from_secs(30),
+        || ready_nodes(&servers[0]) == names,
+    );
 }
 
 /// The database restarts: readyz is false while it is down and true again
 /// after, with no manual step.
 pub fn database_restart_is_survived(engine: Engine) {
-    let mut db: DbServer = engine.start(ServerOptions::default()).expect("dedicated database");
+    let mut db: DbServer = engine
+        .start(ServerOptions::default())
+        .expect("dedicated database");
     let endpoint = db.url(&unique_db_name("dbrestart"));
     let a = server(2, &endpoint, &[]);
     let b = server(3, &endpoint, &[]);
     let readyz = |s: &Server| s.kubectl(&["get", "--raw", "/readyz"]).status.success();
     assert!(readyz(&a) && readyz(&b));
     db.stop().expect("stop the database");
-    wait_for("readyz false while the database is down", Duration::from_secs(20), || !readyz(&a) && !readyz(&b));
+    wait_for(
+        "readyz false while the database is down",
+        Duration::from_secs(20),
+        || !readyz(&a) && !readyz(&b),
+    );
     db.start().expect("start the database");
-    wait_for("readyz true again", Duration::from_secs(60), || readyz(&a) && readyz(&b));
-    a.kubectl_ok(&["create", "configmap", "after-restart", "--from-literal=k=v"]);
-    wait_for("the write visible through the other server", Duration::from_secs(10), || {
-        b.kubectl(&["get", "cm", "after-restart"]).status.success()
+    wait_for("readyz true again", Duration::from_secs(60), || {
+        readyz(&a) && readyz(&b)
     });
+    a.kubectl_ok(&["create", "configmap", "after-restart", "--from-literal=k=v"]);
+    wait_for(
+        "the write visible through the other server",
+        Duration::from_secs(10),
+        || b.kubectl(&["get", "cm", "after-restart"]).status.success(),
+    );
 }
 
 /// Instantiates the suite for one engine.

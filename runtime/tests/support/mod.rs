@@ -105,7 +105,10 @@ impl Server {
             .stdout(Stdio::null())
             .output()
             .expect("edged runs");
-        assert!(!out.status.success(), "edged started but should have refused");
+        assert!(
+            !out.status.success(),
+            "edged started but should have refused"
+        );
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
