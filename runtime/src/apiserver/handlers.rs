@@ -904,6 +904,15 @@ impl Api {
                 ),
             ));
         }
+        if rt.kind == "Namespace"
+            && crate::controllers::bootstrap::SYSTEM_NAMESPACES.contains(&name)
+        {
+            return Err(ApiError::forbidden(
+                gr,
+                name,
+                "this namespace may not be deleted",
+            ));
+        }
         let has_finalizers = old
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)

@@ -21,7 +21,6 @@ use super::auth::{MASTERS, Peer, TOKEN_AGENT, TOKEN_SERVER};
 use super::handlers::{error_response, json_response};
 use super::http::{Shared, authenticate, read_body};
 use super::request::path_not_found;
-use super::resources;
 use super::status::ApiError;
 use crate::config::server::CriticalConfig;
 use crate::pki::ca::CertificateAuthority;
@@ -131,33 +130,10 @@ pub async fn route(
     }
 }
 
-/// `host:port` of every live server, from the `kubernetes` Endpoints.
+/// `host:port` of every live server: the keys each server keeps alive on a
+/// datastore lease (see [`crate::controllers::endpoints`]). Unlike the
+/// `kubernetes` Endpoints, which carry one port for all, these keep each
+/// server's own port.
 pub async fn apiservers(shared: &Shared) -> Result<Vec<String>, ApiError> {
-    let rt = resources::find("", "v1", "endpoints").expect("endpoints are served");
-    let Some(ep) = shared
-        .api
-        .objects
-        .try_get(rt, Some("default"), "kubernetes")
-        .await?
-    else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for subset in ep["subsets"].as_array().into_iter().flatten() {
-        let port = subset["ports"]
-            .as_array()
-            .and_then(|p| p.first())
-            .and_then(|p| p["port"].as_i64())
-            .unwrap_or(6443);
-        for address in subset["addresses"].as_array().into_iter().flatten() {
-            if let Some(ip) = address["ip"].as_str() {
-                out.push(if ip.contains(':') {
-                    format!("[{ip}]:{port}")
-                } else {
-                    format!("{ip}:{port}")
-                });
-            }
-        }
-    }
-    Ok(out)
+    crate::controllers::endpoints::live_addresses(&shared.api).await
 }

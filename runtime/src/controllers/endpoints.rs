@@ -158,6 +158,28 @@ pub async fn reconcile(api: &Api, changed: Arc<Notify>, cancel: CancellationToke
     }
 }
 
+/// `host:port` of every live server, sorted.
+pub async fn live_addresses(api: &Api) -> Result<Vec<String>, ApiError> {
+    let listed = api
+        .objects
+        .datastore()
+        .list(&KeyRange::prefix(PREFIX), 0, None)
+        .await
+        .map_err(unavailable)?;
+    let mut out: Vec<String> = listed
+        .kvs
+        .iter()
+        .filter_map(|kv| {
+            let v: Value = serde_json::from_slice(&kv.value).ok()?;
+            let ip: IpAddr = v["ip"].as_str()?.parse().ok()?;
+            let port = u16::try_from(v["port"].as_u64()?).ok()?;
+            Some(std::net::SocketAddr::new(ip, port).to_string())
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
 /// One pass of the reconciler.
 pub async fn reconcile_once(api: &Api) -> Result<(), ApiError> {
     let endpoints = find("", "v1", "endpoints").expect("endpoints are served");
