@@ -229,17 +229,44 @@ async fn setup_session(
     Ok(())
 }
 
-/// Creates or upgrades the schema. The runner takes a database lock
-/// (advisory lock on PostgreSQL, `GET_LOCK` on MySQL), so servers starting
-/// together migrate once.
+/// Creates or upgrades the schema, once, however many servers start together.
+///
+/// sqlx's runner locks with `pg_advisory_lock` on PostgreSQL; on MySQL it
+/// asks `GET_LOCK(…, -1)`, which MariaDB answers at once without the lock
+/// (a negative timeout is not "forever" there), so two servers starting on an
+/// empty MariaDB both ran the DDL. We hold our own `GET_LOCK` with a real
+/// timeout on the connection the runner uses.
 pub(crate) async fn migrate(pool: &AnyPool, endpoint: &Endpoint) -> Result<(), DatastoreError> {
+    let failed = |message: String| DatastoreError::Migration {
+        endpoint: endpoint.redacted(),
+        message,
+    };
     let mut migrator = Migrator::with_migrations(migrations(endpoint.backend()));
     migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-    migrator
-        .run(pool)
+    let mut conn = pool
+        .acquire()
         .await
-        .map_err(|e| DatastoreError::Migration {
-            endpoint: endpoint.redacted(),
-            message: e.to_string(),
-        })
+        .map_err(|e| DatastoreError::from_sqlx(&endpoint.redacted(), e))?;
+    let mysql = endpoint.backend() == Backend::Mysql;
+    if mysql {
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK('edge_schema_migration', 60)")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| failed(format!("cannot take the migration lock: {e}")))?;
+        if got != Some(1) {
+            return Err(failed(
+                "another server held the migration lock for 60 s".into(),
+            ));
+        }
+    }
+    let result = migrator
+        .run(&mut *conn)
+        .await
+        .map_err(|e| failed(e.to_string()));
+    if mysql {
+        let _ = sqlx::query("SELECT RELEASE_LOCK('edge_schema_migration')")
+            .execute(&mut *conn)
+            .await;
+    }
+    result
 }
