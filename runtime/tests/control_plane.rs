@@ -99,42 +99,16 @@ fn apply_change_watch_label_taint_delete() {
     );
 
     // A watch started now must see the next apply's change.
-    let mut watch = std::process::Command::new(support::kubectl_path())
-        .arg("--kubeconfig")
-        .arg(server.kubeconfig())
-        .arg("--cache-dir")
-        .arg(dir.path().join("cache"))
-        .args(["get", "cm", "c1", "-w", "-o", "jsonpath={.data.a}{\"\\n\"}"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("kubectl -w");
+    let watch = support::KubectlWatch::start(
+        &server.kubeconfig(),
+        &dir.path().join("cache"),
+        &["get", "cm", "c1", "-w", "-o", "jsonpath={.data.a}{\"\\n\"}"],
+    );
     std::thread::sleep(Duration::from_millis(1500));
     write("c");
     let out = server.kubectl_ok(&["apply", "-f", &manifest.display().to_string()]);
     assert!(out.contains("configmap/c1 configured"), "{out}");
-    let seen = {
-        let stdout = watch.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
-        let mut lines = Vec::new();
-        while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
-            lines.push(line.clone());
-            if line == "c" {
-                break;
-            }
-        }
-        lines
-    };
-    let _ = watch.kill();
-    let _ = watch.wait();
+    let seen = watch.lines_until("c", |_| true);
     assert_eq!(seen, ["b", "c"], "kubectl get -w saw {seen:?}");
     assert_eq!(
         server.kubectl_ok(&["get", "cm", "c1", "-o", "jsonpath={.data.a}"]),

