@@ -650,64 +650,15 @@ fn resource_paths(r: &ResourceType) -> Vec<(String, Value)> {
     // One object: read, replace, patch, delete.
     let mut item_params = vec![name_param(r.kind)];
     item_params.extend(scope_params.clone());
-    let item_ops = vec![
-        (
-            "get",
-            Operation {
-                action: "get",
-                id: id("read", ""),
-                description: format!("read the specified {}", r.kind),
-                parameters: Vec::new(),
-                body: None,
-                responses: responses(&[("200", "OK")], &object, false),
-            },
-        ),
-        (
-            "put",
-            Operation {
-                action: "put",
-                id: id("replace", ""),
-                description: format!("replace the specified {}", r.kind),
-                parameters: write_params(),
-                body: Some(json_body(&object)),
-                responses: responses(&[("200", "OK"), ("201", "Created")], &object, false),
-            },
-        ),
-        (
-            "patch",
-            Operation {
-                action: "patch",
-                id: id("patch", ""),
-                description: format!("partially update the specified {}", r.kind),
-                parameters: patch_params(),
-                body: Some(patch_body()),
-                responses: responses(&[("200", "OK"), ("201", "Created")], &object, false),
-            },
-        ),
-        (
-            "delete",
-            Operation {
-                action: "delete",
-                id: id("delete", ""),
-                description: format!("delete a {}", r.kind),
-                parameters: delete_params(),
-                body: Some(json!({"content": content(&delete_options, false)})),
-                responses: responses(&[("200", "OK"), ("202", "Accepted")], &status, false),
-            },
-        ),
-    ];
-    let item = format!("{collection}/{{name}}");
-    out.push((item.clone(), path_item(item_params.clone(), item_ops)));
-
-    // The status subresource: read, replace, patch.
-    if r.has_status {
-        let status_ops = vec![
+    // Read, replace and patch, for the object ("") and its status ("Status").
+    let read_replace_patch = |suffix: &str, what: &str| {
+        vec![
             (
                 "get",
                 Operation {
                     action: "get",
-                    id: id("read", "Status"),
-                    description: format!("read status of the specified {}", r.kind),
+                    id: id("read", suffix),
+                    description: format!("read {what}"),
                     parameters: Vec::new(),
                     body: None,
                     responses: responses(&[("200", "OK")], &object, false),
@@ -717,8 +668,8 @@ fn resource_paths(r: &ResourceType) -> Vec<(String, Value)> {
                 "put",
                 Operation {
                     action: "put",
-                    id: id("replace", "Status"),
-                    description: format!("replace status of the specified {}", r.kind),
+                    id: id("replace", suffix),
+                    description: format!("replace {what}"),
                     parameters: write_params(),
                     body: Some(json_body(&object)),
                     responses: responses(&[("200", "OK"), ("201", "Created")], &object, false),
@@ -728,14 +679,34 @@ fn resource_paths(r: &ResourceType) -> Vec<(String, Value)> {
                 "patch",
                 Operation {
                     action: "patch",
-                    id: id("patch", "Status"),
-                    description: format!("partially update status of the specified {}", r.kind),
+                    id: id("patch", suffix),
+                    description: format!("partially update {what}"),
                     parameters: patch_params(),
                     body: Some(patch_body()),
                     responses: responses(&[("200", "OK"), ("201", "Created")], &object, false),
                 },
             ),
-        ];
+        ]
+    };
+    let mut item_ops = read_replace_patch("", &format!("the specified {}", r.kind));
+    item_ops.push((
+        "delete",
+        Operation {
+            action: "delete",
+            id: id("delete", ""),
+            description: format!("delete a {}", r.kind),
+            parameters: delete_params(),
+            body: Some(json!({"content": content(&delete_options, false)})),
+            responses: responses(&[("200", "OK"), ("202", "Accepted")], &status, false),
+        },
+    ));
+    let item = format!("{collection}/{{name}}");
+    out.push((item.clone(), path_item(item_params.clone(), item_ops)));
+
+    // The status subresource: read, replace, patch.
+    if r.has_status {
+        let status_ops =
+            read_replace_patch("Status", &format!("status of the specified {}", r.kind));
         out.push((format!("{item}/status"), path_item(item_params, status_ops)));
     }
 

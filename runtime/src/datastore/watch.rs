@@ -105,15 +105,8 @@ impl Source {
     }
 
     async fn poll(&self, after: Revision) -> Result<Vec<Event>, DatastoreError> {
-        let rows = sql::query(&self.statements.poll)
-            .bind(after)
-            .bind(PAGE)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
-        rows.iter()
-            .map(|r| event_from_row(r).map_err(|e| self.error(e)))
-            .collect()
+        let query = sql::query(&self.statements.poll).bind(after).bind(PAGE);
+        self.events(query).await
     }
 
     async fn replay(
@@ -122,12 +115,21 @@ impl Source {
         upto: Revision,
         range: &KeyRange,
     ) -> Result<Vec<Event>, DatastoreError> {
-        let rows = sql::query(&self.statements.replay)
+        let query = sql::query(&self.statements.replay)
             .bind(after)
             .bind(upto)
             .bind(range.start.clone())
             .bind(range.sql_end())
-            .bind(PAGE)
+            .bind(PAGE);
+        self.events(query).await
+    }
+
+    /// Runs a `poll` or `replay` query and decodes its rows.
+    async fn events(
+        &self,
+        query: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<Vec<Event>, DatastoreError> {
+        let rows = query
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.error(e))?;
