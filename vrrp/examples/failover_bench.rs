@@ -12,8 +12,7 @@
 //! Run by `scripts/bench-vrrp.sh` (root). Usage:
 //! `failover_bench [--runs N] [--vrrp-node PATH] [--only NAME-SUBSTRING]`
 
-#[path = "../tests/lab/mod.rs"]
-mod lab;
+use edge_testkit::netns as lab;
 
 use std::net::SocketAddrV4;
 use std::time::{Duration, Instant};
