@@ -62,7 +62,7 @@ pub enum ServerError {
     },
     #[error("{0}")]
     Invalid(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Vip(#[from] VipError),
 }
 

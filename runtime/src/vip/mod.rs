@@ -101,19 +101,26 @@ pub enum VipError {
         value: String,
         reason: String,
     },
+    // The causes below are part of the message, not `#[source]`s, so a
+    // `{:#}` chain does not print them twice.
     #[error("cannot list the network interfaces: {0}")]
-    ListInterfaces(#[source] nix::Error),
+    ListInterfaces(nix::Error),
     #[error("virtual IP (--vip): {0}")]
-    Vrrp(#[from] vrrp::Error),
+    Vrrp(vrrp::Error),
     #[error(
-        "cannot listen on {address} for the virtual IP: {source} \
+        "cannot listen on {address} for the virtual IP: {error} \
          (is another server running? choose another --https-listen-port)"
     )]
     Listen {
         address: SocketAddr,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
+}
+
+impl From<vrrp::Error> for VipError {
+    fn from(e: vrrp::Error) -> Self {
+        Self::Vrrp(e)
+    }
 }
 
 /// The `edged` flag behind a field of [`VrrpConfig`].
@@ -331,7 +338,7 @@ async fn check_health(
 /// when `--bind-address` names one address rather than all.
 pub fn listen_nonlocal(address: SocketAddr) -> Result<tokio::net::TcpListener, VipError> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let err = |source| VipError::Listen { address, source };
+    let err = |error| VipError::Listen { address, error };
     let sock = Socket::new(
         Domain::for_address(address),
         Type::STREAM,
