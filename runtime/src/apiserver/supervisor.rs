@@ -29,6 +29,9 @@ use crate::pki::ca::CertificateAuthority;
 /// User and group of certificates signed for operators by `/v1-edge/client-admin.crt`.
 pub const OPERATOR_USER: &str = "edge-operator";
 
+/// How long `/v1-edge/status` waits for the readiness check.
+pub const STATUS_READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// State of the supervisor endpoints.
 #[derive(Debug)]
 pub struct Supervisor {
@@ -74,9 +77,16 @@ impl Supervisor {
             .map_err(|e| format!("datastore: {e}"))
     }
 
-    /// This server's status, for `/v1-edge/status`.
+    /// This server's status, for `/v1-edge/status`. Answers within about
+    /// [`STATUS_READINESS_TIMEOUT`] even when the datastore hangs.
     pub async fn status(&self) -> ServerStatus {
-        let ready = self.readiness().await;
+        let ready = tokio::time::timeout(STATUS_READINESS_TIMEOUT, self.readiness())
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "readiness: no answer within {STATUS_READINESS_TIMEOUT:?}"
+                ))
+            });
         ServerStatus {
             node_name: self.node_name.clone(),
             ready: ready.is_ok(),
