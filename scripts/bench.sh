@@ -38,7 +38,7 @@ if [ -z "$only" ] || [ "$only" = vip ]; then
   # Its table: | implementation | scenario | runs | takeover median | p90 |
   # outage median | outage p90 | outage vs keepalived 1 s |
   RUNS=${RUNS:-5} scripts/bench-vrrp.sh | awk -F' *\\| *' '
-    /^\| (vrrp-node|keepalived)/ {
+    /^\| (vrrp-node|edged|keepalived)/ {
       printf "| vip/%s | %s: client outage median / p90 | %s / %s ms | keepalived 1 s, same run | %s |\n", $2, $3, $7, $8, $9
     }'
 fi

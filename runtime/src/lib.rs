@@ -14,3 +14,4 @@ pub mod logging;
 pub mod pki;
 pub mod secret;
 pub mod server;
+pub mod vip;

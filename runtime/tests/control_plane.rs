@@ -56,6 +56,12 @@ fn kubectl_sees_the_server_as_a_ready_control_plane_node() {
             .kubectl_ok(&["get", "--raw", "/readyz"])
             .contains("ok")
     );
+    // The supervisor's status: this node, ready, and no VRRP without --vip.
+    let status = json_of(&server.kubectl_ok(&["get", "--raw", "/v1-edge/status"]));
+    assert_eq!(status["node-name"], server.node.as_str(), "{status}");
+    assert_eq!(status["ready"], true, "{status}");
+    assert_eq!(status["not-ready-reason"], Value::Null, "{status}");
+    assert_eq!(status["vrrp"], Value::Null, "{status}");
 
     // The namespaces and the kubernetes service every cluster has.
     let ns = server.kubectl_ok(&["get", "namespaces", "-o", "name"]);

@@ -1,5 +1,6 @@
 //! Test harness for Edgeplane: private PostgreSQL and MariaDB servers, free
-//! ports, process guards, and the project's prerequisite policy.
+//! ports, process guards, the project's prerequisite policy, and a
+//! network-namespace lab for the VIP tests ([`netns`]).
 //!
 //! Owns: every database server a test starts and the directories under
 //! `$TMPDIR/edge-testkit-<euid>/`. Must not: use a system database service, a
@@ -32,6 +33,7 @@
 
 mod error;
 mod mariadb;
+pub mod netns;
 mod policy;
 mod postgres;
 mod proc;

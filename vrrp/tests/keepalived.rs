@@ -2,7 +2,7 @@
 //! tshark's view of our adverts. Root runs them (missing keepalived or tshark
 //! fails); without root each test prints SKIPPED.
 
-mod lab;
+use edge_testkit::netns as lab;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! namespaces on one bridge. Root runs them (a missing `ip` fails); without
 //! root each test prints SKIPPED.
 
-mod lab;
+use edge_testkit::netns as lab;
 
 use std::time::{Duration, Instant};
 

@@ -422,6 +422,8 @@ pub async fn serve(
             }
         });
     }
+    // New connections are refused from here on; open ones finish.
+    drop(listener);
     connections.close();
     let _ = tokio::time::timeout(Duration::from_secs(10), connections.wait()).await;
 }

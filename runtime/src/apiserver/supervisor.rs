@@ -1,7 +1,7 @@
 //! The supervisor endpoints under `/v1-edge/`, beside the Kubernetes API on
-//! the same port (like K3s's `/v1-k3s/`): readiness, the live server list,
-//! the cluster's critical configuration, and certificate signing for holders
-//! of the token.
+//! the same port (like K3s's `/v1-k3s/`): readiness, this server's status
+//! (with its VRRP state), the live server list, the cluster's critical
+//! configuration, and certificate signing for holders of the token.
 //!
 //! Owns who may call each endpoint: the join token proves a server (`server`
 //! user) or an agent (`node` user); the admin certificate may do everything.
@@ -15,6 +15,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
 use http::{HeaderValue, Method, StatusCode, header};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::auth::{MASTERS, Peer, TOKEN_AGENT, TOKEN_SERVER};
@@ -28,6 +29,9 @@ use crate::pki::ca::CertificateAuthority;
 /// User and group of certificates signed for operators by `/v1-edge/client-admin.crt`.
 pub const OPERATOR_USER: &str = "edge-operator";
 
+/// How long `/v1-edge/status` waits for the readiness check.
+pub const STATUS_READINESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// State of the supervisor endpoints.
 #[derive(Debug)]
 pub struct Supervisor {
@@ -40,6 +44,25 @@ pub struct Supervisor {
     /// Set once the server's own start-up work is done.
     pub started: Arc<AtomicBool>,
     pub datastore: crate::datastore::Store,
+    /// This server's node name, for `/v1-edge/status`.
+    pub node_name: String,
+    /// The VRRP instance when `--vip` is set.
+    pub vrrp: Option<vrrp::Handle>,
+}
+
+/// `GET /v1-edge/status`: what this server says about itself. `edgectl
+/// status` reads it; keys are kebab-case like the other supervisor bodies.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ServerStatus {
+    pub node_name: String,
+    /// [`Supervisor::readiness`], the same answer as `/v1-edge/readyz`.
+    pub ready: bool,
+    /// Why not ready; `null` when ready.
+    pub not_ready_reason: Option<String>,
+    /// The VRRP state of this server's VIP (state, master, configured and
+    /// effective priority, health, counters); `null` without `--vip`.
+    pub vrrp: Option<vrrp::Snapshot>,
 }
 
 impl Supervisor {
@@ -52,6 +75,24 @@ impl Supervisor {
             .ping()
             .await
             .map_err(|e| format!("datastore: {e}"))
+    }
+
+    /// This server's status, for `/v1-edge/status`. Answers within about
+    /// [`STATUS_READINESS_TIMEOUT`] even when the datastore hangs.
+    pub async fn status(&self) -> ServerStatus {
+        let ready = tokio::time::timeout(STATUS_READINESS_TIMEOUT, self.readiness())
+            .await
+            .unwrap_or_else(|_| {
+                Err(format!(
+                    "readiness: no answer within {STATUS_READINESS_TIMEOUT:?}"
+                ))
+            });
+        ServerStatus {
+            node_name: self.node_name.clone(),
+            ready: ready.is_ok(),
+            not_ready_reason: ready.err(),
+            vrrp: self.vrrp.as_ref().map(vrrp::Handle::snapshot),
+        }
     }
 }
 
@@ -92,6 +133,11 @@ pub async fn route(
             Ok(()) => text(StatusCode::OK, "ok".into(), "text/plain"),
             Err(why) => text(StatusCode::SERVICE_UNAVAILABLE, why, "text/plain"),
         },
+        (Method::GET, "status") if member => json_response(
+            StatusCode::OK,
+            &serde_json::to_value(shared.supervisor.status().await).unwrap_or(Value::Null),
+            &[],
+        ),
         (Method::GET, "config") if member => json_response(
             StatusCode::OK,
             &serde_json::to_value(&shared.supervisor.critical).unwrap_or(Value::Null),
@@ -125,7 +171,7 @@ pub async fn route(
                 ))),
             }
         }
-        (_, "readyz" | "config" | "apiservers" | "client-admin.crt") => forbidden(),
+        (_, "readyz" | "status" | "config" | "apiservers" | "client-admin.crt") => forbidden(),
         _ => error_response(&path_not_found()),
     }
 }

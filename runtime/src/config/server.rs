@@ -16,6 +16,7 @@ use super::ConfigError;
 use super::types::{Cidr, FileMode, Label, NodeName, Taint};
 use crate::datastore::{Endpoint, TlsFiles};
 use crate::secret::Secret;
+use vrrp::{AdvertInterval, ChecksumMode, InterfaceName, Priority, VirtualIp, Vrid};
 
 /// The default config file, read when it exists and `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "/etc/edge/config.yaml";
@@ -134,6 +135,80 @@ pub struct ServerArgs {
     /// Mode of the kubeconfig file, octal [default: 0600]
     #[arg(long, env = "EDGE_KUBECONFIG_MODE")]
     pub write_kubeconfig_mode: Option<FileMode>,
+
+    /// Virtual IPv4 address the servers elect a holder for with VRRP (the
+    /// fixed registration address). Added to the serving certificate; needs
+    /// CAP_NET_RAW and CAP_NET_ADMIN
+    #[arg(
+        long,
+        env = "EDGE_VIP",
+        value_name = "ADDR",
+        help_heading = "Virtual IP"
+    )]
+    pub vip: Option<VirtualIp>,
+
+    /// Interface that carries the VIP [default: the one whose IPv4 subnet
+    /// holds --vip]
+    #[arg(
+        long,
+        env = "EDGE_VIP_INTERFACE",
+        value_name = "IFACE",
+        help_heading = "Virtual IP"
+    )]
+    pub vip_interface: Option<InterfaceName>,
+
+    /// VRRP virtual router id, 1-255: the same on every server, and unused by
+    /// any other VRRP router on the network (required with --vip)
+    #[arg(
+        long,
+        env = "EDGE_VRRP_ID",
+        value_name = "N",
+        help_heading = "Virtual IP"
+    )]
+    pub vrrp_id: Option<Vrid>,
+
+    /// VRRP priority, 1-254: the highest ready server holds the VIP. While
+    /// this server's API is not ready it advertises 1, so any ready server
+    /// wins [default: 100]
+    #[arg(
+        long,
+        env = "EDGE_VRRP_PRIORITY",
+        value_name = "N",
+        help_heading = "Virtual IP"
+    )]
+    pub vrrp_priority: Option<Priority>,
+
+    /// VRRP advertisement interval, 10ms-40950ms in steps of 10ms; a crashed
+    /// holder is replaced after about 3.5 intervals [default: 1s]
+    #[arg(
+        long,
+        env = "EDGE_VRRP_ADVERT_INTERVAL",
+        value_name = "DURATION",
+        help_heading = "Virtual IP"
+    )]
+    pub vrrp_advert_interval: Option<AdvertInterval>,
+
+    /// Send VRRP adverts to this server address instead of multicast
+    /// 224.0.0.18, for networks without multicast (repeatable; list every
+    /// server, this server's own address is skipped)
+    #[arg(
+        long = "vrrp-unicast-peer",
+        env = "EDGE_VRRP_UNICAST_PEER",
+        value_delimiter = ',',
+        value_name = "ADDR",
+        help_heading = "Virtual IP"
+    )]
+    pub vrrp_unicast_peer: Vec<Ipv4Addr>,
+
+    /// VRRP checksum to send: pseudo-header (what keepalived expects) or
+    /// message-only (RFC 9568); both are accepted [default: pseudo-header]
+    #[arg(
+        long,
+        env = "EDGE_VRRP_CHECKSUM",
+        value_name = "MODE",
+        help_heading = "Virtual IP"
+    )]
+    pub vrrp_checksum: Option<ChecksumMode>,
 }
 
 /// The same keys, as a config file holds them.
@@ -171,6 +246,14 @@ pub struct ServerFile {
     pub secrets_encryption: Option<bool>,
     pub write_kubeconfig: Option<PathBuf>,
     pub write_kubeconfig_mode: Option<FileMode>,
+    pub vip: Option<VirtualIp>,
+    pub vip_interface: Option<InterfaceName>,
+    pub vrrp_id: Option<Vrid>,
+    pub vrrp_priority: Option<Priority>,
+    pub vrrp_advert_interval: Option<AdvertInterval>,
+    #[serde(default)]
+    pub vrrp_unicast_peer: OneOrMany<Ipv4Addr>,
+    pub vrrp_checksum: Option<ChecksumMode>,
 }
 
 /// A repeatable flag's value: the flags' if any were given, else the file's.
@@ -231,6 +314,77 @@ pub struct CriticalConfig {
     pub secrets_encryption: bool,
 }
 
+/// The virtual IP this server competes for: `--vip` and the `--vrrp-*`
+/// flags, each value already validated by the `vrrp` crate's types. Checks
+/// that need the system (the interface and its subnets, capabilities) happen
+/// when the server starts ([`crate::vip`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipConfig {
+    pub vip: VirtualIp,
+    /// `None`: the interface whose IPv4 subnet holds the VIP, found at start.
+    pub interface: Option<InterfaceName>,
+    pub vrid: Vrid,
+    pub priority: Priority,
+    pub advert_interval: AdvertInterval,
+    /// Empty: multicast to 224.0.0.18.
+    pub unicast_peers: Vec<Ipv4Addr>,
+    pub checksum: ChecksumMode,
+}
+
+/// The `--vrrp-*` values before they are checked against `--vip`.
+struct VipInputs {
+    vip: Option<VirtualIp>,
+    interface: Option<InterfaceName>,
+    vrid: Option<Vrid>,
+    priority: Option<Priority>,
+    advert_interval: Option<AdvertInterval>,
+    unicast_peers: Vec<Ipv4Addr>,
+    checksum: Option<ChecksumMode>,
+}
+
+impl VipInputs {
+    fn resolve(self) -> Result<Option<VipConfig>, ConfigError> {
+        let Some(vip) = self.vip else {
+            let set = [
+                ("vip-interface", self.interface.is_some()),
+                ("vrrp-id", self.vrid.is_some()),
+                ("vrrp-priority", self.priority.is_some()),
+                ("vrrp-advert-interval", self.advert_interval.is_some()),
+                ("vrrp-unicast-peer", !self.unicast_peers.is_empty()),
+                ("vrrp-checksum", self.checksum.is_some()),
+            ];
+            return match set.iter().find(|(_, given)| *given) {
+                Some((key, _)) => Err(ConfigError::Invalid {
+                    key: (*key).into(),
+                    message: format!(
+                        "--{key} only applies with --vip; set --vip to the virtual IP, or drop --{key}"
+                    ),
+                }),
+                None => Ok(None),
+            };
+        };
+        let vrid = self.vrid.ok_or_else(|| ConfigError::Invalid {
+            key: "vrrp-id".into(),
+            message: format!(
+                "--vip {vip} needs --vrrp-id: a virtual router id 1..=255, the same on every \
+                 server and unused by other VRRP routers on the network"
+            ),
+        })?;
+        let mut unicast_peers = self.unicast_peers;
+        unicast_peers.sort();
+        unicast_peers.dedup();
+        Ok(Some(VipConfig {
+            vip,
+            interface: self.interface,
+            vrid,
+            priority: self.priority.unwrap_or_default(),
+            advert_interval: self.advert_interval.unwrap_or_default(),
+            unicast_peers,
+            checksum: self.checksum.unwrap_or_default(),
+        }))
+    }
+}
+
 /// A resolved, validated server configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -250,6 +404,8 @@ pub struct ServerConfig {
     pub critical: CriticalConfig,
     pub write_kubeconfig: PathBuf,
     pub write_kubeconfig_mode: FileMode,
+    /// `--vip`: the virtual IP this server competes for, if any.
+    pub vip: Option<VipConfig>,
 }
 
 fn is_root() -> bool {
@@ -422,6 +578,16 @@ impl ServerArgs {
                 ),
             });
         }
+        let vip = VipInputs {
+            vip: self.vip.or(file.vip),
+            interface: self.vip_interface.or(file.vip_interface),
+            vrid: self.vrrp_id.or(file.vrrp_id),
+            priority: self.vrrp_priority.or(file.vrrp_priority),
+            advert_interval: self.vrrp_advert_interval.or(file.vrrp_advert_interval),
+            unicast_peers: first(self.vrrp_unicast_peer, file.vrrp_unicast_peer),
+            checksum: self.vrrp_checksum.or(file.vrrp_checksum),
+        }
+        .resolve()?;
         let write_kubeconfig = self
             .write_kubeconfig
             .or(file.write_kubeconfig)
@@ -456,6 +622,7 @@ impl ServerArgs {
                 .write_kubeconfig_mode
                 .or(file.write_kubeconfig_mode)
                 .unwrap_or(FileMode(0o600)),
+            vip,
             data_dir,
         })
     }
@@ -557,5 +724,191 @@ mod tests {
             e.contains("datastore-endpoint") && !e.contains("secretpw"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn vip_flags_with_defaults_and_overrides() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = dir.path().display().to_string();
+        let c = parse(&["--data-dir", &d]).expect("valid");
+        assert_eq!(c.vip, None, "no VIP unless asked");
+
+        let c =
+            parse(&["--data-dir", &d, "--vip", "10.0.0.100", "--vrrp-id", "51"]).expect("valid");
+        let v = c.vip.expect("vip");
+        assert_eq!(v.vip.to_string(), "10.0.0.100");
+        assert_eq!(v.vrid.get(), 51);
+        assert_eq!(v.interface, None, "inferred at start");
+        assert_eq!(v.priority, Priority::DEFAULT);
+        assert_eq!(
+            v.advert_interval.duration(),
+            std::time::Duration::from_secs(1)
+        );
+        assert_eq!(v.checksum, ChecksumMode::PseudoHeader);
+        assert!(v.unicast_peers.is_empty());
+
+        let c = parse(&[
+            "--data-dir",
+            &d,
+            "--vip",
+            "10.0.0.100",
+            "--vip-interface",
+            "eth0",
+            "--vrrp-id",
+            "7",
+            "--vrrp-priority",
+            "150",
+            "--vrrp-advert-interval",
+            "100ms",
+            "--vrrp-unicast-peer",
+            "10.0.0.3,10.0.0.2",
+            "--vrrp-unicast-peer",
+            "10.0.0.2",
+            "--vrrp-checksum",
+            "message-only",
+        ])
+        .expect("valid");
+        let v = c.vip.expect("vip");
+        assert_eq!(
+            v.interface.as_ref().map(InterfaceName::as_str),
+            Some("eth0")
+        );
+        assert_eq!(v.priority.get(), 150);
+        assert_eq!(v.advert_interval.centiseconds(), 10);
+        assert_eq!(
+            v.unicast_peers,
+            [Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]
+        );
+        assert_eq!(v.checksum, ChecksumMode::MessageOnly);
+    }
+
+    #[test]
+    fn vip_keys_in_the_config_file_and_flags_beat_them() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(
+            &file,
+            "vip: 10.0.0.100\nvip-interface: eth1\nvrrp-id: 9\nvrrp-priority: 120\n\
+             vrrp-advert-interval: 250ms\nvrrp-unicast-peer: [10.0.0.2, 10.0.0.3]\n\
+             vrrp-checksum: message-only\n",
+        )
+        .expect("write");
+        let cfg = file.display().to_string();
+        let v = parse(&["--config", &cfg]).expect("valid").vip.expect("vip");
+        assert_eq!(v.vrid.get(), 9);
+        assert_eq!(v.priority.get(), 120);
+        assert_eq!(v.advert_interval.centiseconds(), 25);
+        assert_eq!(v.unicast_peers.len(), 2);
+        assert_eq!(v.checksum, ChecksumMode::MessageOnly);
+        let v = parse(&[
+            "--config",
+            &cfg,
+            "--vrrp-priority",
+            "200",
+            "--vrrp-id",
+            "10",
+        ])
+        .expect("valid")
+        .vip
+        .expect("vip");
+        assert_eq!((v.vrid.get(), v.priority.get()), (10, 200));
+        assert_eq!(
+            v.interface.as_ref().map(InterfaceName::as_str),
+            Some("eth1")
+        );
+
+        std::fs::write(&file, "vip: 10.0.0.100\nvrrp-id: 256\n").expect("write");
+        let e = parse(&["--config", &cfg]).expect_err("vrid 256");
+        assert!(e.contains("config.yaml") && e.contains("256"), "{e}");
+        assert!(e.contains("vrid") && e.contains("1..=255"), "{e}");
+    }
+
+    #[test]
+    fn bad_vip_flags_name_the_flag() {
+        let cases: &[(&[&str], &[&str])] = &[
+            (
+                &["--vip", "10.0.0.100", "--vrrp-id", "0"],
+                &["--vrrp-id", "1..=255"],
+            ),
+            (
+                &["--vip", "10.0.0.100", "--vrrp-id", "256"],
+                &["--vrrp-id", "1..=255"],
+            ),
+            (
+                &[
+                    "--vip",
+                    "10.0.0.100",
+                    "--vrrp-id",
+                    "1",
+                    "--vrrp-priority",
+                    "255",
+                ],
+                &["--vrrp-priority", "1..=254"],
+            ),
+            (
+                &[
+                    "--vip",
+                    "10.0.0.100",
+                    "--vrrp-id",
+                    "1",
+                    "--vrrp-advert-interval",
+                    "105ms",
+                ],
+                &["--vrrp-advert-interval", "multiple of 10ms"],
+            ),
+            (
+                &[
+                    "--vip",
+                    "10.0.0.100",
+                    "--vrrp-id",
+                    "1",
+                    "--vrrp-advert-interval",
+                    "1",
+                ],
+                &["--vrrp-advert-interval", "unit"],
+            ),
+            (
+                &[
+                    "--vip",
+                    "10.0.0.100",
+                    "--vrrp-id",
+                    "1",
+                    "--vrrp-checksum",
+                    "v2",
+                ],
+                &["--vrrp-checksum", "pseudo-header"],
+            ),
+            (
+                &["--vip", "127.0.0.1", "--vrrp-id", "1"],
+                &["--vip", "unicast"],
+            ),
+            (
+                &["--vip", "10.0.0.0/24", "--vrrp-id", "1"],
+                &["--vip", "IPv4 address"],
+            ),
+            (
+                &[
+                    "--vip",
+                    "10.0.0.100",
+                    "--vrrp-id",
+                    "1",
+                    "--vip-interface",
+                    "a/b",
+                ],
+                &["--vip-interface"],
+            ),
+            (&["--vip", "10.0.0.100"], &["--vrrp-id", "needs"]),
+            (&["--vrrp-id", "5"], &["--vrrp-id only applies with --vip"]),
+            (
+                &["--vrrp-unicast-peer", "10.0.0.2"],
+                &["--vrrp-unicast-peer only applies with --vip"],
+            ),
+        ];
+        for (argv, wants) in cases {
+            let e = parse(argv).expect_err(&argv.join(" "));
+            for want in *wants {
+                assert!(e.contains(want), "{argv:?}: {want:?} not in: {e}");
+            }
+        }
     }
 }

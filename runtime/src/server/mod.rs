@@ -1,9 +1,12 @@
 //! The server role: `edged server` from a resolved configuration to a
 //! serving control plane, and back down on shutdown.
 //!
-//! Owns the start-up order: data dir, datastore (retried while unreachable),
+//! Owns the start-up order: the virtual IP (checked first; a lone booting
+//! server holds it), data dir, datastore (retried while unreachable),
 //! cluster PKI and token, certificates and the admin kubeconfig, the HTTPS
-//! listener, the bootstrap objects, this server's Node, and the control loops.
+//! listener, the bootstrap objects, this server's Node, and the control loops;
+//! and the shutdown order: resign the VIP (priority 0) while the API still
+//! serves, then close the listener, then stop the loops and the datastore.
 //! Must not hold Kubernetes semantics or protocol details itself: it composes
 //! the modules that do.
 
@@ -31,6 +34,7 @@ use crate::pki::ca::San;
 use crate::pki::cluster::{self, ClusterPki};
 use crate::pki::encryption::AesGcmProvider;
 use crate::pki::{PkiError, kubeconfig, token};
+use crate::vip::{Vip, VipError};
 
 /// Why the server could not start or keep running.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +62,8 @@ pub enum ServerError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error(transparent)]
+    Vip(#[from] VipError),
 }
 
 /// What a running server knows about itself, for callers that embed it (tests, `edged init`).
@@ -164,6 +170,10 @@ fn serving_sans(
     if let Some(a) = config.advertise_address {
         names.push(a.to_string());
     }
+    // Clients dial the VIP (the fixed registration address) whoever holds it.
+    if let Some(v) = &config.vip {
+        names.push(v.vip.to_string());
+    }
     names.extend(config.tls_san.iter().cloned());
     let mut sans = Vec::new();
     for n in names {
@@ -182,6 +192,27 @@ pub async fn run(
     config: ServerConfig,
     shutdown: CancellationToken,
     on_ready: impl FnOnce(Running),
+) -> Result<(), ServerError> {
+    // The VIP first: its flags are checked against the interfaces before
+    // anything else, and a lone server holds it while it boots (at priority
+    // 1 until its API is ready, so a ready server keeps it).
+    let mut vip = match &config.vip {
+        Some(v) => Some(Vip::start(v).await?),
+        None => None,
+    };
+    let result = serve(config, shutdown, on_ready, vip.as_mut()).await;
+    // On every way out (serve resigns first on an orderly shutdown).
+    if let Some(v) = vip.as_mut() {
+        v.resign().await;
+    }
+    result
+}
+
+async fn serve(
+    config: ServerConfig,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(Running),
+    vip: Option<&mut Vip>,
 ) -> Result<(), ServerError> {
     let server_dir = config.data_dir.join("server");
     private_dir(&server_dir)?;
@@ -265,6 +296,8 @@ pub async fn run(
             critical: config.critical.clone(),
             started: started.clone(),
             datastore: store.clone(),
+            node_name: node_name.as_str().to_owned(),
+            vrrp: vip.as_ref().map(|v| v.handle()),
         },
         tokens: Tokens {
             server: token.secret().clone(),
@@ -283,14 +316,33 @@ pub async fn run(
         .await
         .map_err(|source| ServerError::Bind { address, source })?;
     let tasks = TaskTracker::new();
-    let stop = shutdown.child_token();
+    // Not a child of `shutdown`: the listener closes only after the VIP moved.
+    let stop = CancellationToken::new();
+    let _stop_on_return = stop.clone().drop_guard();
+    let router = http::router(shared.clone());
     tasks.spawn(http::serve(
         listener,
-        tls,
-        http::router(shared.clone()),
+        tls.clone(),
+        router.clone(),
         stop.clone(),
     ));
     tracing::info!(%address, "serving the Kubernetes API and supervisor");
+    if let Some(v) = &config.vip {
+        let vip_ip = IpAddr::V4(v.vip.addr());
+        if !config.bind_address.is_unspecified() && config.bind_address != vip_ip {
+            let address = SocketAddr::new(vip_ip, port);
+            let listener = crate::vip::listen_nonlocal(address)?;
+            tasks.spawn(http::serve(listener, tls, router, stop.clone()));
+            tracing::info!(%address, "also serving on the virtual IP while this server holds it");
+        }
+    }
+    if let Some(v) = &vip {
+        let s = shared.clone();
+        v.watch_readiness(Arc::new(move || {
+            let s = s.clone();
+            Box::pin(async move { s.supervisor.readiness().await })
+        }));
+    }
 
     // Bootstrap objects and this node, retried through datastore outages.
     let settings = NodeSettings {
@@ -387,6 +439,13 @@ pub async fn run(
 
     shutdown.cancelled().await;
     tracing::info!("shutting down");
+    // The VIP moves first: a backup takes over after its skew time while this
+    // server still answers; then the listener closes.
+    if let Some(v) = vip {
+        v.resign().await;
+    }
+    tracing::info!("closing the API listener");
+    stop.cancel();
     tasks.close();
     if tokio::time::timeout(Duration::from_secs(15), tasks.wait())
         .await

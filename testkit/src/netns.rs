@@ -1,12 +1,17 @@
-//! A network-namespace lab for the vrrp tests and the failover benchmark: a
-//! switch namespace with a bridge, N node namespaces each with one veth into
-//! it, and a client namespace. Everything carries a per-process, per-test
-//! prefix so tests of one binary run in parallel, and everything is removed by
-//! Drop guards (processes killed by pid, namespaces deleted).
+//! A network-namespace lab for the VIP tests and the failover benchmarks: a
+//! switch namespace with a bridge, N node namespaces each with one veth
+//! (`e0`, 10.99.0.N/24) into it, and a client namespace (10.99.0.200).
+//! Everything carries a per-process, per-test prefix so tests of one binary
+//! run in parallel, and everything is removed by Drop guards (processes
+//! killed by pid, namespaces deleted).
+//!
+//! Peers it can start: any program in a node namespace ([`Lab::spawn`]),
+//! `vrrp-node` ([`Lab::spawn_node`]), keepalived ([`Lab::spawn_keepalived`]);
+//! observers: who holds the VIP, a TCP (or any) probe loop from the client,
+//! a tshark capture on the bridge.
 //!
 //! Owns: set-up, tear-down, probes and observation helpers. Must not: assert
 //! on timings (callers decide), or touch anything outside its own namespaces.
-#![allow(dead_code)]
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -29,7 +34,7 @@ pub const VRID: &str = "51";
 /// Root with the tools present: true. Not root: prints SKIPPED and returns
 /// false. Root but a tool missing: panics (project rule: never skip silently).
 pub fn prerequisites(test: &str, tools: &[&str]) -> bool {
-    if !nix::unistd::geteuid().is_root() {
+    if !crate::is_root() {
         // Straight to the stderr handle: libtest captures eprintln! of
         // passing tests, and a skip must be seen.
         let _ = writeln!(
@@ -257,26 +262,32 @@ impl Lab {
         &self.nodes[i].ns.name
     }
 
+    /// Starts `cmd` (made with [`Netns::command`]) with stdin and stdout
+    /// closed and stderr into a log file of the lab. The process is tied to
+    /// the test process (it dies with it) and killed when the `Proc` drops.
+    pub fn spawn(&self, name: &str, mut cmd: Command) -> Proc {
+        let file = name.replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+        let log = self.dir.path().join(format!("{file}-{}.log", now_ms()));
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("log file"));
+        let child = crate::spawn_tied(cmd).unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        Proc {
+            name: name.to_owned(),
+            child,
+            log,
+        }
+    }
+
     /// Starts `binary` (vrrp-node) in node `i` with the lab's interface, VIP
     /// and VRID, plus `args`.
     pub fn spawn_node(&self, binary: &str, i: usize, args: &[&str]) -> Proc {
-        let log = self.dir.path().join(format!("n{i}-{}.log", now_ms()));
         let vip = VIP.to_string();
         let mut cmd = self.nodes[i].ns.command(binary);
         cmd.args(["--interface", "e0", "--vip", &vip, "--vrid", VRID])
             .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"));
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
-        Proc {
-            name: format!("vrrp-node n{i}"),
-            child,
-            log,
-        }
+            .env("RUST_LOG", "info");
+        self.spawn(&format!("vrrp-node n{i}"), cmd)
     }
 
     /// Starts keepalived in node `i` with `instance` as the body of its
@@ -505,7 +516,18 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// Connects to `target` every `period` and reads one line of reply.
     pub fn start(ns: &str, target: SocketAddrV4, period: Duration) -> Self {
+        Self::start_with(ns, period, move || connect_once(target))
+    }
+
+    /// Runs `attempt` in namespace `ns` every `period`; its `Some(reply)`
+    /// is a success and says who answered.
+    pub fn start_with(
+        ns: &str,
+        period: Duration,
+        mut attempt: impl FnMut() -> Option<String> + Send + 'static,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let attempts = Arc::new(Mutex::new(Vec::new()));
         let ns = ns.to_owned();
@@ -514,7 +536,7 @@ impl Probe {
             enter_netns(&ns);
             while !s.load(Ordering::Relaxed) {
                 let at = Instant::now();
-                let reply = connect_once(target);
+                let reply = attempt();
                 a.lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(Attempt { at, reply });
