@@ -227,9 +227,18 @@ pub struct EdgeConfig {
     /// The VRRP instance for a server with a `vip`.
     pub vip: Option<vrrp::VrrpConfig>,
     pub cluster_size: u16,
+    /// The merged tree: where each key came from.
+    pub tree: Node,
 }
 
 impl EdgeConfig {
+    /// An error about a key, located where the winning layer set it (or
+    /// its nearest parent): for problems found at boot, such as a missing
+    /// token file.
+    pub fn diagnostic(&self, path: &[&str], message: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(locate(&self.tree, path), path.join("."), message)
+    }
+
     pub fn hostname(&self) -> Option<&str> {
         self.file.hostname.as_ref().map(|h| h.0.0.as_str())
     }
@@ -923,6 +932,7 @@ fn resolve(mut merged: Node, role_failed: bool) -> (Option<EdgeConfig>, Vec<Diag
         network,
         vip,
         cluster_size,
+        tree: merged,
     };
     (Some(config), diags)
 }
