@@ -10,11 +10,16 @@
 //! start anything; errors say which key was wrong, where, and what is expected.
 
 pub mod edge;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod render;
 pub mod server;
 pub mod tree;
 pub mod types;
 pub mod validate;
+
+#[cfg(test)]
+mod fuzz_tests;
 
 use std::path::PathBuf;
 

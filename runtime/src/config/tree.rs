@@ -552,14 +552,15 @@ fn parser_message(e: &serde_saphyr::Error) -> String {
 fn secret_fragments(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in text.lines() {
-        let l = line.trim_start().trim_start_matches(['{', ',', ' ']);
         for key in ["token:", "datastore-endpoint:"] {
-            if let Some(rest) = l.strip_prefix(key) {
+            let mut rest = line;
+            while let Some(i) = rest.find(key) {
+                rest = &rest[i + key.len()..];
                 let v = rest.trim().trim_matches(['"', '\'']);
                 if v.len() >= 4 {
                     out.push(v.to_owned());
                     // Also the part before a comment or a flow separator.
-                    if let Some(head) = v.split([' ', ',', '}', '#']).next()
+                    if let Some(head) = v.split([' ', ',', '}', ']', '#', '"', '\'']).next()
                         && head.len() >= 4
                     {
                         out.push(head.to_owned());
@@ -568,6 +569,8 @@ fn secret_fragments(text: &str) -> Vec<String> {
             }
         }
     }
+    // Longest first, so a value is replaced whole before its head.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
     out
 }
 
@@ -631,6 +634,24 @@ pub fn decode(bytes: &[u8], source: &Arc<Source>) -> Result<String, TreeError> {
     }
 }
 
+/// Nesting this deep is never a configuration (edge.yaml needs 4 levels);
+/// the limit keeps the recursive parser well inside a 2 MiB thread stack,
+/// even in a debug build.
+pub const MAX_DEPTH: usize = 16;
+
+fn options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.flow_nesting_limit = MAX_DEPTH;
+    budget.max_nodes = 50_000;
+    budget.max_aliases = 1_000;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.alias_limits.max_total_replayed_events = 50_000;
+    options.with_snippet = false;
+    options
+}
+
 /// Parses one YAML document into a located tree. An empty document is an
 /// empty mapping. Syntax errors carry the parser's line and column.
 pub fn parse_yaml(text: &str, source: &Arc<Source>) -> Result<Node, TreeError> {
@@ -638,7 +659,7 @@ pub fn parse_yaml(text: &str, source: &Arc<Source>) -> Result<Node, TreeError> {
     if text.trim().is_empty() {
         return Ok(Node::map(Vec::new(), start));
     }
-    let raw: Spanned<Raw> = serde_saphyr::from_str(text).map_err(|e| {
+    let raw: Spanned<Raw> = serde_saphyr::from_str_with_options(text, options()).map_err(|e| {
         let loc = e
             .location()
             .map(|l| Loc::from_saphyr(source, &l))

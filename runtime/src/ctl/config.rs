@@ -191,7 +191,14 @@ mod tests {
         assert!(!text.contains("site-secret"), "{text}");
         let json = serde_json::to_value(&r).expect("json");
         assert_eq!(json["valid"], false);
-        assert_eq!(json["diagnostics"][0]["line"], 2);
+        let typo = json["diagnostics"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["key"] == "clustr-dns"))
+            .expect("the typo");
+        assert_eq!(
+            (typo["line"].as_u64(), typo["column"].as_u64()),
+            (Some(2), Some(1))
+        );
     }
 
     #[test]
