@@ -347,6 +347,24 @@ fn init_boots_a_server_from_edge_yaml_and_moves_the_token() {
         expected
     );
     d.shutdown();
+
+    // A data partition holding another token (swapped with another
+    // device's?) does not start with it: maintenance names token-sha256.
+    std::fs::write(d.path("data/init/token"), "another-devices-token-456\n").expect("swap");
+    d.boot();
+    let s = d.status_endpoint();
+    assert_eq!(s["mode"], "maintenance", "{s:#}");
+    let e = &s["errors"][0];
+    assert_eq!(e["key"], "token-sha256", "{s:#}");
+    assert_eq!(e["line"], 3, "{s:#}");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("different token")),
+        "{s:#}"
+    );
+    assert!(!s.to_string().contains("another-devices-token"), "{s:#}");
+    d.shutdown();
 }
 
 #[test]

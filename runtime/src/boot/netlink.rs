@@ -44,6 +44,32 @@ async fn connect() -> Result<(Handle, tokio::task::JoinHandle<()>), String> {
     Ok((handle, tokio::spawn(conn)))
 }
 
+/// The names of every link, loopback excluded, sorted.
+pub async fn links() -> Result<Vec<String>, String> {
+    use netlink_packet_route::link::{LinkAttribute, LinkFlags};
+    let (handle, task) = connect().await?;
+    let r = handle
+        .link()
+        .get()
+        .execute()
+        .try_collect::<Vec<_>>()
+        .await
+        .map_err(|e| format!("list links: {e}"));
+    task.abort();
+    let mut names: Vec<String> = r?
+        .into_iter()
+        .filter(|m| !m.header.flags.contains(LinkFlags::Loopback))
+        .filter_map(|m| {
+            m.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n),
+                _ => None,
+            })
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Sets a link up.
 pub async fn link_up(name: &str) -> Result<(), String> {
     let (handle, task) = connect().await?;

@@ -206,15 +206,10 @@ impl Network for Linux {
     }
 
     fn interfaces(&self) -> Result<Vec<String>, BootError> {
-        let dir = Path::new("/sys/class/net");
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .map_err(|e| BootError::io("cannot list", dir, e))?
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "lo")
-            .collect();
-        names.sort();
-        Ok(names)
+        netlink::blocking(netlink::links()).map_err(|message| BootError::Network {
+            interface: "links".into(),
+            message,
+        })
     }
 
     fn loopback_up(&self) -> Result<(), BootError> {
