@@ -8,7 +8,6 @@
 //! password is written out (as K3s's config.yaml does); the token never is:
 //! the runtime config points at the token file on the data partition.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
@@ -188,16 +187,6 @@ fn server_keys(config: &EdgeConfig, paths: &RuntimePaths, m: &mut Map<String, Js
         }
         put(m, "vrrp-checksum", v.checksum.as_str());
     }
-}
-
-/// The node IPs the runtime config asks for, if any (for status output).
-pub fn node_ips(config: &EdgeConfig) -> Vec<IpAddr> {
-    config
-        .file
-        .node_ip
-        .as_ref()
-        .map(|l| l.0.iter().map(|t| t.0).collect())
-        .unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------
