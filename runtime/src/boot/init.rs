@@ -569,7 +569,8 @@ impl<S: Platform + Network> Init<'_, S> {
         let Some(layer) = self.layers.iter().find(|l| &l.source.name == file) else {
             return;
         };
-        let (Some(text), Some(tree)) = (&layer.text, &layer.tree) else {
+        let (Some(text), Some(tree)) = (layer.text.as_ref().map(|t| t.expose()), &layer.tree)
+        else {
             return;
         };
         let path = PathBuf::from(file);

@@ -84,7 +84,7 @@ pub fn scrub(loaded: &Loaded) {
     else {
         return;
     };
-    let (Some(text), Some(tree)) = (&layer.text, &layer.tree) else {
+    let (Some(text), Some(tree)) = (layer.text.as_ref().map(|t| t.expose()), &layer.tree) else {
         return;
     };
     if let Ok(out) = crate::boot::scrub::scrub_text(text, tree, token) {

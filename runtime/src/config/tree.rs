@@ -124,11 +124,27 @@ pub enum Value {
 }
 
 /// One `key: value` of a mapping.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Entry {
     pub key: String,
     pub key_loc: Loc,
     pub value: Node,
+}
+
+/// Keys whose values are secret: `Debug` of a tree never shows them.
+const SECRET_KEYS: &[&str] = &["token", "datastore-endpoint"];
+
+impl fmt::Debug for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Entry");
+        d.field("key", &self.key).field("key_loc", &self.key_loc);
+        if SECRET_KEYS.contains(&self.key.as_str()) {
+            d.field("value", &"<redacted>");
+        } else {
+            d.field("value", &self.value);
+        }
+        d.finish()
+    }
 }
 
 impl Node {
@@ -1283,6 +1299,21 @@ mod tests {
         );
         let e = parse_cmdline("edge..x=1", &s).expect_err("bad");
         assert_eq!(e[0].loc.as_ref().map(|l| l.column), Some(1));
+    }
+
+    #[test]
+    fn debug_output_hides_secret_values() {
+        let t = parse_yaml(
+            "token: hunter2-secret\ndatastore-endpoint: postgres://u:pw-secret@h/db\nrole: server\n",
+            &src(),
+        )
+        .expect("ok");
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pw-secret"),
+            "{shown}"
+        );
+        assert!(shown.contains("server"), "{shown}");
     }
 
     #[test]

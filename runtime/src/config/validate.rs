@@ -139,10 +139,20 @@ pub struct Input {
     pub content: Content,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Content {
     Yaml(Vec<u8>),
     Cmdline(String),
+}
+
+/// The content may hold the token: never shown.
+impl fmt::Debug for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Yaml(b) => write!(f, "Yaml(<{} bytes>)", b.len()),
+            Self::Cmdline(c) => write!(f, "Cmdline(<{} bytes>)", c.len()),
+        }
+    }
 }
 
 impl Input {
@@ -166,8 +176,9 @@ impl Input {
 pub struct ParsedLayer {
     pub source: Arc<Source>,
     pub tree: Option<Node>,
-    /// The decoded text (YAML layers), for the token scrub.
-    pub text: Option<String>,
+    /// The decoded text (YAML layers), for the token scrub. It may hold the
+    /// token: `Debug` prints it redacted.
+    pub text: Option<crate::secret::Secret<String>>,
 }
 
 /// Where the token comes from.
@@ -388,7 +399,7 @@ fn parse_layer(input: &Input) -> (ParsedLayer, Vec<Diagnostic>, Vec<Vec<Seg>>) {
         ParsedLayer {
             source: input.source.clone(),
             tree,
-            text,
+            text: text.map(crate::secret::Secret::new),
         },
         diags,
         failed,
