@@ -5,6 +5,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod apiserver;
+pub mod boot;
 pub mod cluster;
 pub mod config;
 pub mod controllers;

@@ -34,11 +34,132 @@ enum Command {
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
     },
+    /// Check, show or describe a device configuration (edge.yaml)
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check configuration files as `edged init` will at boot: every error,
+    /// each with file, line, column and key. Exit status 1 when invalid.
+    Validate {
+        #[command(flatten)]
+        sources: SourceArgs,
+        /// Output format
+        #[arg(long, short = 'o', value_enum, default_value = "text")]
+        output: Format,
+    },
+    /// Print the effective configuration (layers merged, secrets redacted).
+    /// Without files: this device's site config, /boot/edge.yaml and /proc/cmdline.
+    Render {
+        #[command(flatten)]
+        sources: SourceArgs,
+        /// Output format
+        #[arg(long, short = 'o', value_enum, default_value = "yaml")]
+        output: Format,
+    },
+    /// Print the JSON Schema of edge.yaml, for editors
+    Schema,
+}
+
+#[derive(Debug, clap::Args)]
+struct SourceArgs {
+    /// Device files (edge.yaml), lowest precedence first
+    files: Vec<PathBuf>,
+    /// The image's site config, below the files
+    #[arg(long, value_name = "FILE")]
+    site: Option<PathBuf>,
+    /// A kernel command line whose edge.* arguments go on top
+    #[arg(long, value_name = "CMDLINE")]
+    cmdline: Option<String>,
+}
+
+impl SourceArgs {
+    fn sources(self) -> ctl::config::Sources {
+        ctl::config::Sources {
+            site: self.site,
+            files: self.files,
+            cmdline: self.cmdline,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Text,
+    Yaml,
+    Json,
+}
+
+/// Runs `edgectl config …`; returns whether the command succeeded.
+fn config(cmd: ConfigCommand) -> anyhow::Result<bool> {
+    match cmd {
+        ConfigCommand::Validate { sources, output } => {
+            let sources = sources.sources();
+            if sources.is_empty() {
+                anyhow::bail!("name at least one file (or --site / --cmdline)");
+            }
+            let report = ctl::config::validate(&sources);
+            match output {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Text | Format::Yaml => print!("{}", report.text(&sources)),
+            }
+            Ok(report.valid)
+        }
+        ConfigCommand::Render { sources, output } => {
+            let mut sources = sources.sources();
+            if sources.is_empty() {
+                sources = ctl::config::Sources::device();
+            }
+            match ctl::config::render(&sources) {
+                Ok((value, warnings)) => {
+                    for w in warnings {
+                        eprintln!("{w}");
+                    }
+                    match output {
+                        Format::Json => println!("{}", serde_json::to_string_pretty(&value)?),
+                        Format::Yaml | Format::Text => {
+                            print!("{}", edge_runtime::config::render::to_yaml(&value));
+                        }
+                    }
+                    Ok(true)
+                }
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("{e}");
+                    }
+                    Ok(false)
+                }
+            }
+        }
+        ConfigCommand::Schema => {
+            println!("{}", serde_json::to_string_pretty(&ctl::config::schema())?);
+            Ok(true)
+        }
+    }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(LogFormat::Text, &cli.log_level);
+    // Offline commands: no async runtime needed.
+    let cli = match cli.command {
+        Command::Config(cmd) => {
+            return match config(cmd) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("edgectl: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        other => Cli {
+            command: other,
+            ..cli
+        },
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -66,6 +187,7 @@ fn main() -> ExitCode {
                 }
                 Ok::<(), anyhow::Error>(())
             }
+            Command::Config(_) => Ok(()),
         }
     });
     match result {

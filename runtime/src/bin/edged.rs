@@ -1,9 +1,14 @@
 //! `edged`: the Edgeplane device runtime. `edged server` runs a control-plane
-//! server. Thin: parses flags, sets up logging, and runs a library role.
+//! server; `edged init` boots a device (PID 1). Thin: parses flags, sets up
+//! logging, and runs a library role.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use edge_runtime::boot::{self, fake::RootDir, layout::Layout, system::Linux};
 use edge_runtime::config::server::ServerArgs;
 use edge_runtime::logging::{self, LogFormat};
 use tokio_util::sync::CancellationToken;
@@ -32,6 +37,59 @@ struct Cli {
 enum Command {
     /// Run a server: the Kubernetes API, the supervisor and the control loops
     Server(Box<ServerArgs>),
+    /// Boot a device as PID 1: partitions, edge.yaml, network, then
+    /// `edged server|agent`, supervised; maintenance mode on a bad config
+    Init(InitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct InitArgs {
+    /// Run in a directory instead of on the machine: DIR/boot and DIR/data
+    /// stand in for the partitions, DIR/usr/lib/edge/site.yaml for the
+    /// image's site config, DIR/proc/cmdline for the kernel command line;
+    /// mounts, mkfs, hostname and network are recorded in
+    /// DIR/run/edge/system.log instead of done
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Where maintenance mode serves GET /v1-edge/status (HTTPS, self-signed)
+    #[arg(long, default_value = "0.0.0.0:6443")]
+    status_address: SocketAddr,
+    /// Seconds the server or agent gets between SIGTERM and SIGKILL
+    #[arg(long, default_value_t = 30)]
+    stop_timeout: u64,
+}
+
+/// Runs `edged init`; as PID 1 it never returns (it reboots).
+async fn init(args: InitArgs) -> anyhow::Result<()> {
+    let pid1 = std::process::id() == 1;
+    let layout = match &args.root {
+        Some(root) => Layout::under(&std::path::absolute(root)?),
+        None if pid1 => Layout::device(),
+        None => anyhow::bail!(
+            "edged init is PID 1 on a device (it mounts and may format partitions); \
+             use --root DIR to run it in a directory"
+        ),
+    };
+    let program = std::env::current_exe()?;
+    let mut opts = boot::init::Options::new(layout.clone(), program);
+    opts.status_address = args.status_address;
+    opts.stop_timeout = Duration::from_secs(args.stop_timeout);
+    opts.pid1 = pid1;
+    let outcome = if args.root.is_some() {
+        boot::init::run(opts, &RootDir::new(layout.clone())).await
+    } else {
+        boot::init::run(
+            opts,
+            &Linux {
+                layout: layout.clone(),
+            },
+        )
+        .await
+    };
+    if pid1 {
+        boot::init::finish(outcome, &layout);
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -55,9 +113,10 @@ fn main() -> ExitCode {
                 let config = args
                     .resolve()
                     .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
-                edge_runtime::server::run(config, shutdown, |_| {}).await?;
+                edge_runtime::server::run(config, shutdown, |_| boot::notify::ready()).await?;
                 Ok::<(), anyhow::Error>(())
             }
+            Command::Init(args) => init(args).await,
         }
     });
     match result {

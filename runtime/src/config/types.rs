@@ -43,6 +43,29 @@ impl Cidr {
         self.prefix
     }
 
+    /// The network `ip/prefix` lies in (host bits cleared; the prefix is
+    /// capped at the address family's length).
+    pub fn of_address(ip: IpAddr, prefix: u8) -> Cidr {
+        match ip {
+            IpAddr::V4(a) => {
+                let prefix = prefix.min(32);
+                let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+                Cidr {
+                    addr: IpAddr::V4((u32::from(a) & mask).into()),
+                    prefix,
+                }
+            }
+            IpAddr::V6(a) => {
+                let prefix = prefix.min(128);
+                let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+                Cidr {
+                    addr: IpAddr::V6((u128::from(a) & mask).into()),
+                    prefix,
+                }
+            }
+        }
+    }
+
     /// Whether `ip` lies in the network.
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {

@@ -2,4 +2,5 @@
 //! result; the binary prints it.
 
 pub mod client;
+pub mod config;
 pub mod kubeconfig;

@@ -1,0 +1,416 @@
+//! Output forms of a validated [`EdgeConfig`]: the effective configuration
+//! an operator reads (`edgectl config render`, secrets redacted), and the
+//! runtime config `edged init` writes to `/etc/edge/config.yaml` for
+//! `edged server --config` / `edged agent --config` (keys = flag names).
+//!
+//! Owns the mapping from the device model to flag names, and a small YAML
+//! emitter. Must not do IO. The runtime config is the one place a datastore
+//! password is written out (as K3s's config.yaml does); the token never is:
+//! the runtime config points at the token file on the data partition.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value as Json};
+
+use super::edge::{Leaf, List, Role, Text};
+use super::types::NodeName;
+use super::validate::{EdgeConfig, TokenSource};
+
+/// The effective configuration, secrets redacted (JSON value; see [`to_yaml`]).
+pub fn effective(config: &EdgeConfig) -> Json {
+    let mut v = serde_json::to_value(&config.file).unwrap_or(Json::Null);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("role".into(), Json::from(config.role.as_str()));
+    }
+    v
+}
+
+/// Where the runtime config's files are on this device.
+#[derive(Debug, Clone)]
+pub struct RuntimePaths {
+    /// `--data-dir`: the data partition.
+    pub data_dir: PathBuf,
+    /// `--write-kubeconfig` (servers).
+    pub kubeconfig: PathBuf,
+    /// Where `edged init` keeps the token it moved off the boot partition.
+    pub token_file: PathBuf,
+}
+
+/// Flags `edged server` gets from the `vip` section. They are added to
+/// `edged server` by the VRRP work; until that is merged, a server with a
+/// `vip` is refused by its own config check (maintenance mode says so).
+pub const VIP_FLAGS: &[&str] = &[
+    "vip",
+    "vip-interface",
+    "vrrp-id",
+    "vrrp-priority",
+    "vrrp-advert-interval",
+    "vrrp-unicast-peer",
+    "vrrp-checksum",
+];
+
+fn put(m: &mut Map<String, Json>, key: &str, v: impl Into<Json>) {
+    m.insert(key.to_owned(), v.into());
+}
+
+fn put_list<T: Leaf>(m: &mut Map<String, Json>, key: &str, l: &Option<List<Text<T>>>) {
+    if let Some(l) = l.as_ref().filter(|l| !l.0.is_empty()) {
+        put(
+            m,
+            key,
+            Json::Array(l.0.iter().map(|t| t.0.to_json()).collect()),
+        );
+    }
+}
+
+fn path(p: &Path) -> Json {
+    Json::from(p.display().to_string())
+}
+
+/// The runtime config for the device's role: `edged server|agent` flag names
+/// to values. Holds the datastore password; never the token itself.
+pub fn runtime_config(config: &EdgeConfig, paths: &RuntimePaths) -> Map<String, Json> {
+    let f = &config.file;
+    let mut m = Map::new();
+    put(&mut m, "data-dir", path(&paths.data_dir));
+    match &config.token {
+        TokenSource::Inline { .. } | TokenSource::Moved { .. } => {
+            put(&mut m, "token-file", path(&paths.token_file));
+        }
+        TokenSource::File(p) => put(&mut m, "token-file", path(p)),
+        TokenSource::None => {}
+    }
+    let node_name = f.node_name.as_ref().map(|n| n.0.clone()).or_else(|| {
+        config
+            .hostname()
+            .and_then(|h| NodeName::from_hostname(h).ok())
+    });
+    if let Some(n) = node_name {
+        put(&mut m, "node-name", n.to_string());
+    }
+    put_list(&mut m, "node-ip", &f.node_ip);
+    put_list(&mut m, "node-label", &f.node_label);
+    put_list(&mut m, "node-taint", &f.node_taint);
+    match config.role {
+        Role::Agent => {
+            if let Some(s) = &f.server {
+                put(&mut m, "server", s.0.to_json());
+            }
+        }
+        Role::Server => server_keys(config, paths, &mut m),
+    }
+    m
+}
+
+fn server_keys(config: &EdgeConfig, paths: &RuntimePaths, m: &mut Map<String, Json>) {
+    let f = &config.file;
+    put(m, "write-kubeconfig", path(&paths.kubeconfig));
+    if let Some(d) = &f.datastore_endpoint {
+        put(m, "datastore-endpoint", d.0.expose().to_owned());
+    }
+    for (key, v) in [
+        ("datastore-cafile", &f.datastore_cafile),
+        ("datastore-certfile", &f.datastore_certfile),
+        ("datastore-keyfile", &f.datastore_keyfile),
+    ] {
+        if let Some(p) = v {
+            put(m, key, path(&p.0.0));
+        }
+    }
+    if let Some(v) = &f.bind_address {
+        put(m, "bind-address", v.0.to_string());
+    }
+    if let Some(v) = &f.https_listen_port {
+        put(m, "https-listen-port", v.0.0);
+    }
+    if let Some(v) = &f.advertise_address {
+        put(m, "advertise-address", v.0.to_string());
+    }
+    // The VIP is an address clients dial: the serving certificate covers it.
+    let mut sans: Vec<Json> = f
+        .tls_san
+        .as_ref()
+        .map(|l| l.0.iter().map(|t| t.0.to_json()).collect())
+        .unwrap_or_default();
+    if let Some(v) = &config.vip {
+        let vip = Json::from(v.vip.to_string());
+        if !sans.contains(&vip) {
+            sans.push(vip);
+        }
+    }
+    if !sans.is_empty() {
+        put(m, "tls-san", Json::Array(sans));
+    }
+    if let Some(v) = &f.cluster_cidr {
+        put(m, "cluster-cidr", v.0.to_string());
+    }
+    if let Some(v) = &f.service_cidr {
+        put(m, "service-cidr", v.0.to_string());
+    }
+    if let Some(v) = &f.cluster_dns {
+        put(m, "cluster-dns", v.0.to_string());
+    }
+    if let Some(v) = &f.cluster_domain {
+        put(m, "cluster-domain", v.0.0.clone());
+    }
+    put_list(m, "disable", &f.disable);
+    for (key, v) in [
+        ("disable-helm-controller", f.disable_helm_controller),
+        ("disable-kube-proxy", f.disable_kube_proxy),
+        ("disable-network-policy", f.disable_network_policy),
+        ("secrets-encryption", f.secrets_encryption),
+    ] {
+        if let Some(b) = v {
+            put(m, key, b);
+        }
+    }
+    if let Some(v) = &f.write_kubeconfig_mode {
+        put(m, "write-kubeconfig-mode", v.0.to_string());
+    }
+    if let Some(v) = &config.vip {
+        put(m, "vip", v.vip.to_string());
+        put(m, "vip-interface", v.interface.to_string());
+        put(m, "vrrp-id", v.vrid.get());
+        put(m, "vrrp-priority", v.priority.get());
+        put(m, "vrrp-advert-interval", v.advert_interval.to_json());
+        if !v.unicast_peers.is_empty() {
+            put(
+                m,
+                "vrrp-unicast-peer",
+                Json::Array(
+                    v.unicast_peers
+                        .iter()
+                        .map(|p| Json::from(p.to_string()))
+                        .collect(),
+                ),
+            );
+        }
+        put(m, "vrrp-checksum", v.checksum.as_str());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// A small YAML emitter: block mappings and sequences, strings quoted unless
+// plainly safe, so what it writes reads back with the same types.
+
+/// YAML text of a JSON value.
+pub fn to_yaml(v: &Json) -> String {
+    let mut out = String::new();
+    match v {
+        Json::Object(m) if !m.is_empty() => emit_map(m, 0, &mut out),
+        Json::Array(a) if !a.is_empty() => emit_seq(a, 0, &mut out),
+        other => {
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn emit_map(m: &Map<String, Json>, indent: usize, out: &mut String) {
+    for (k, v) in m {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&plain_or_quoted(k));
+        out.push(':');
+        emit_value(v, indent, out);
+    }
+}
+
+fn emit_seq(a: &[Json], indent: usize, out: &mut String) {
+    for v in a {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match v {
+            Json::Object(m) if !m.is_empty() => {
+                out.push('\n');
+                emit_map(m, indent + 2, out);
+            }
+            _ => emit_value(v, indent, out),
+        }
+    }
+}
+
+fn emit_value(v: &Json, indent: usize, out: &mut String) {
+    match v {
+        Json::Object(m) if !m.is_empty() => {
+            out.push('\n');
+            emit_map(m, indent + 2, out);
+        }
+        Json::Array(a) if !a.is_empty() => {
+            out.push('\n');
+            emit_seq(a, indent + 2, out);
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&scalar(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn scalar(v: &Json) -> String {
+    match v {
+        Json::Null => "~".into(),
+        Json::Bool(b) => b.to_string(),
+        Json::Number(n) => n.to_string(),
+        Json::String(s) => plain_or_quoted(s),
+        Json::Array(_) => "[]".into(),
+        Json::Object(_) => "{}".into(),
+    }
+}
+
+/// A string as a plain scalar when YAML reads it back as the same string,
+/// else double-quoted (JSON escapes are YAML escapes).
+fn plain_or_quoted(s: &str) -> String {
+    const SPECIAL: &[&str] = &[
+        "", "~", "null", "true", "false", "yes", "no", "on", "off", "y", "n",
+    ];
+    let safe_chars = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_./=".contains(&b))
+        || (s.contains("://") && !s.contains([' ', '#', '"', '\'']) && !s.ends_with(':'));
+    let first_ok = s
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'/');
+    let numeric = s.parse::<f64>().is_ok() || s.starts_with("0x") || s.starts_with("0o");
+    if safe_chars
+        && first_ok
+        && !numeric
+        && !SPECIAL.contains(&s.to_ascii_lowercase().as_str())
+        && !s.contains(": ")
+        && !s.ends_with(':')
+    {
+        s.to_owned()
+    } else {
+        serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::tree::Layer;
+    use crate::config::validate::{Input, load};
+
+    fn config(yaml: &str) -> EdgeConfig {
+        load(&[Input::yaml("edge.yaml", Layer::Device, yaml)])
+            .into_result()
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn paths() -> RuntimePaths {
+        RuntimePaths {
+            data_dir: "/var/lib/edge".into(),
+            kubeconfig: "/etc/edge/edge.yaml".into(),
+            token_file: "/var/lib/edge/init/token".into(),
+        }
+    }
+
+    #[test]
+    fn yaml_reads_back_as_written() {
+        let v = serde_json::json!({
+            "a": "no", "b": "0600", "c": 51, "d": ["x y", "10.0.0.1", "/p"],
+            "e": {"f": true, "g": "postgres://u:p@h:5432/db"}, "h": "", "i": "key: v"
+        });
+        let text = to_yaml(&v);
+        let back = crate::config::tree::parse_yaml(
+            &text,
+            &crate::config::tree::Source::new("x", Layer::Device),
+        )
+        .expect("parses");
+        assert_eq!(back.find(&["a"]).and_then(|e| e.value.text()), Some("no"));
+        assert!(text.contains("a: \"no\"\n"), "{text}");
+        assert!(text.contains("b: \"0600\"\n"), "{text}");
+        assert!(text.contains("c: 51\n"), "{text}");
+        assert!(text.contains("  - \"x y\"\n"), "{text}");
+        assert!(text.contains("  g: postgres://u:p@h:5432/db\n"), "{text}");
+        assert!(text.contains("i: \"key: v\"\n"), "{text}");
+    }
+
+    #[test]
+    fn the_runtime_config_uses_flag_names_and_no_token() {
+        let c = config(
+            "token: site-secret-token-0123\n\
+             datastore-endpoint: postgres://edge:pw@10.0.0.5:5432/edge\n\
+             vip: {address: 10.0.0.100, interface: eth0, vrrp-id: 51, priority: 110}\n\
+             tls-san: [edge.example.com]\n\
+             hostname: Edge-A\n\
+             network: {eth0: {address: 10.0.0.11/24, gateway: 10.0.0.1}}\n",
+        );
+        let m = runtime_config(&c, &paths());
+        let text = to_yaml(&Json::Object(m.clone()));
+        assert!(!text.contains("site-secret-token"), "{text}");
+        assert_eq!(m["token-file"], "/var/lib/edge/init/token");
+        assert_eq!(
+            m["datastore-endpoint"],
+            "postgres://edge:pw@10.0.0.5:5432/edge"
+        );
+        assert_eq!(m["node-name"], "edge-a");
+        assert_eq!(m["vrrp-priority"], 110);
+        assert_eq!(m["vrrp-advert-interval"], "1s");
+        assert_eq!(
+            m["tls-san"],
+            serde_json::json!(["edge.example.com", "10.0.0.100"])
+        );
+        let e = effective(&c);
+        let shown = to_yaml(&e);
+        assert!(
+            !shown.contains("site-secret-token") && !shown.contains(":pw@"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("token: <redacted>") || shown.contains("token: \"<redacted>\""),
+            "{shown}"
+        );
+    }
+
+    /// Every key the runtime config writes is a long flag of `edged server`
+    /// (the VIP flags once the VRRP work is merged), and the file reads back
+    /// through `edged server --config`'s own parser.
+    #[test]
+    fn edged_server_reads_the_runtime_config() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: crate::config::server::ServerArgs,
+        }
+        let flags: Vec<String> = Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        let c = config(
+            "token: site-secret-token-0123\n\
+             datastore-endpoint: postgres://edge:pw@10.0.0.5:5432/edge\n\
+             vip: {address: 10.0.0.100, interface: eth0, vrrp-id: 51, unicast-peers: [10.0.0.12]}\n\
+             node-label: [a=b]\nnode-taint: [x=y:NoSchedule]\nnode-ip: 10.0.0.11\n\
+             cluster-cidr: 10.52.0.0/16\nservice-cidr: 10.53.0.0/16\ncluster-dns: 10.53.0.10\n\
+             disable: [traefik]\nsecrets-encryption: true\nwrite-kubeconfig-mode: \"0644\"\n\
+             https-listen-port: 7443\nbind-address: 0.0.0.0\nadvertise-address: 10.0.0.11\n",
+        );
+        let mut m = runtime_config(&c, &paths());
+        for key in m.keys() {
+            assert!(
+                flags.contains(key) || VIP_FLAGS.contains(&key.as_str()),
+                "{key} is not an edged server flag"
+            );
+        }
+        let pending: Vec<&str> = VIP_FLAGS
+            .iter()
+            .copied()
+            .filter(|f| !flags.iter().any(|k| k == f))
+            .collect();
+        for f in &pending {
+            m.remove(*f);
+        }
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, to_yaml(&Json::Object(m))).expect("write");
+        let parsed: crate::config::server::ServerFile =
+            crate::config::server::read_yaml(&file).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(parsed.https_listen_port, Some(7443));
+        assert_eq!(parsed.write_kubeconfig_mode.map(|m| m.0), Some(0o644));
+        assert_eq!(parsed.node_label.into_vec().len(), 1);
+    }
+}
