@@ -108,6 +108,39 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// The routes while the server starts, before the datastore answers: it is
+/// alive (`/livez`, `/ping`) but not ready (`/readyz`, `/healthz` say why),
+/// and every other request is a 503 that says the same.
+pub fn starting_router(reason: String) -> Router {
+    let reason = Arc::new(reason);
+    let not_ready = {
+        let reason = reason.clone();
+        move || {
+            let reason = reason.clone();
+            async move {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("[-]{reason}\nreadyz check failed\n"),
+                )
+                    .into_response()
+            }
+        }
+    };
+    Router::new()
+        .route("/ping", get(|| async { "pong" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route("/readyz", get(not_ready.clone()))
+        .route("/healthz", get(not_ready))
+        .fallback(move || {
+            let reason = reason.clone();
+            async move {
+                error_response(&ApiError::service_unavailable(format!(
+                    "the server is starting: {reason}"
+                )))
+            }
+        })
+}
+
 /// The identity a request carries: its certificate, else its token.
 pub fn authenticate(
     shared: &Shared,

@@ -122,8 +122,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("edged: {e:#}");
+            // Our errors carry their causes in their own message; printing the
+            // source chain too ({e:#}) would repeat each cause.
+            tracing::error!("{e}");
+            eprintln!("edged: {e}");
             ExitCode::FAILURE
         }
     }

@@ -93,8 +93,16 @@ enum Target {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Address {
-    Tcp { host: String, port: u16 },
-    Socket(PathBuf),
+    Tcp {
+        host: String,
+        port: u16,
+    },
+    /// A Unix socket: MySQL's is a file; PostgreSQL's is a directory holding
+    /// `.s.PGSQL.<port>`, so the port still matters.
+    Socket {
+        path: PathBuf,
+        port: u16,
+    },
 }
 
 /// PostgreSQL parameters passed through to the driver.
@@ -234,7 +242,7 @@ impl Endpoint {
                     Address::Tcp { host, port } => {
                         format!("postgres://{auth}{}:{port}/{database}", bracket(host))
                     }
-                    Address::Socket(dir) => {
+                    Address::Socket { path: dir, .. } => {
                         format!("postgres://{auth}/{database}?host={}", dir.display())
                     }
                 }
@@ -251,7 +259,7 @@ impl Endpoint {
                     Address::Tcp { host, port } => {
                         format!("mysql://{auth}tcp({}:{port})/{database}", bracket(host))
                     }
-                    Address::Socket(path) => {
+                    Address::Socket { path, .. } => {
                         format!("mysql://{auth}unix({})/{database}", path.display())
                     }
                 }
@@ -298,8 +306,9 @@ impl Endpoint {
                     for (k, v) in params {
                         q.append_pair(k, v);
                     }
-                    if let Address::Socket(dir) = address {
+                    if let Address::Socket { path: dir, port } = address {
                         q.append_pair("host", &dir.to_string_lossy());
+                        q.append_pair("port", &port.to_string());
                     }
                     // K3s: a CA file means verify-full unless sslmode was given.
                     if let Some(ca) = &self.tls.ca_file {
@@ -326,7 +335,7 @@ impl Endpoint {
                 let mut url = base_url("mysql", address, user, password, db);
                 {
                     let mut q = url.query_pairs_mut();
-                    if let Address::Socket(path) = address {
+                    if let Address::Socket { path, .. } = address {
                         q.append_pair("socket", &path.to_string_lossy());
                     }
                     // K3s: TLS files replace any `tls=` setting with a verifying config.
@@ -398,7 +407,7 @@ fn base_url(
 ) -> Url {
     let host = match address {
         Address::Tcp { host, port } => format!("{}:{port}", bracket(host)),
-        Address::Socket(_) => "localhost".to_owned(),
+        Address::Socket { .. } => "localhost".to_owned(),
     };
     let mut url = Url::parse(&format!("{scheme}://{host}/")).expect("validated host parses");
     // The setters percent-encode; the driver decodes.
@@ -470,7 +479,10 @@ fn parse_postgres(endpoint: &str, rest: &str) -> Result<Target, String> {
         params.push((k.into_owned(), v.into_owned()));
     }
     let address = match (url.host_str(), socket) {
-        (_, Some(dir)) => Address::Socket(dir),
+        (_, Some(dir)) => Address::Socket {
+            path: dir,
+            port: url.port().unwrap_or(5432),
+        },
         (Some(host), None) if !host.is_empty() => {
             let host = host
                 .trim_start_matches('[')
@@ -531,7 +543,13 @@ fn parse_mysql(rest: &str) -> Result<Target, String> {
         if !path.starts_with('/') {
             return Err("the unix( ) socket path must be absolute".into());
         }
-        (Address::Socket(PathBuf::from(path)), &inner[close + 1..])
+        (
+            Address::Socket {
+                path: PathBuf::from(path),
+                port: 0,
+            },
+            &inner[close + 1..],
+        )
     } else if after_at.starts_with('/') {
         (
             Address::Tcp {
@@ -718,6 +736,22 @@ mod tests {
         assert_eq!(
             e.sqlite_path(),
             Some(Path::new("/var/lib/edge/server/db/state.db"))
+        );
+    }
+
+    #[test]
+    fn postgres_sockets_keep_their_port() {
+        let e = ok("postgres://edge:pw@localhost:5433/edge?host=/run/postgresql");
+        let url = e.driver_url();
+        assert!(
+            url.expose().contains("host=%2Frun%2Fpostgresql"),
+            "{}",
+            url.expose()
+        );
+        assert!(url.expose().contains("port=5433"), "{}", url.expose());
+        assert_eq!(
+            e.redacted(),
+            "postgres://edge:***@/edge?host=/run/postgresql"
         );
     }
 

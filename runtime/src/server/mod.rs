@@ -39,7 +39,7 @@ use crate::vip::{Vip, VipError};
 /// Why the server could not start or keep running.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("datastore: {0}")]
+    #[error(transparent)]
     Datastore(#[from] DatastoreError),
     #[error("certificates and token: {0}")]
     Pki(#[from] PkiError),
@@ -117,24 +117,90 @@ fn private_dir(path: &Path) -> Result<(), ServerError> {
         })
 }
 
+/// The listener while the server waits for its datastore: `/readyz` says
+/// not ready, and why. It presents the server's own certificate when one is
+/// on disk (a restart, so clients verify it as usual), else a temporary
+/// self-signed one (a first start has no CA yet).
+struct Starting {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Starting {
+    async fn serve(
+        config: &ServerConfig,
+        address: SocketAddr,
+        node: &NodeName,
+    ) -> Result<Self, ServerError> {
+        let dir = cluster::tls_dir(&config.data_dir);
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+        let existing = match (
+            read(cluster::SERVING_CERT),
+            read(cluster::SERVING_KEY),
+            read(cluster::CLIENT_CA_CERT),
+        ) {
+            (Some(cert), Some(key), Some(ca)) => http::tls_config(&cert, &key, &ca).ok(),
+            _ => None,
+        };
+        let tls = match existing {
+            Some(tls) => tls,
+            None => {
+                let names = vec![
+                    "localhost".to_owned(),
+                    node.as_str().to_owned(),
+                    address.ip().to_string(),
+                ];
+                let cert = rcgen::generate_simple_self_signed(names).map_err(|e| {
+                    ServerError::Invalid(format!("cannot make a temporary certificate: {e}"))
+                })?;
+                http::tls_config(
+                    &cert.cert.pem(),
+                    &cert.signing_key.serialize_pem(),
+                    &cert.cert.pem(),
+                )
+                .map_err(ServerError::Invalid)?
+            }
+        };
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| ServerError::Bind { address, source })?;
+        let stop = CancellationToken::new();
+        let reason = format!("waiting for the datastore {}", config.datastore);
+        let task = tokio::spawn(http::serve(
+            listener,
+            tls,
+            http::starting_router(reason),
+            stop.clone(),
+        ));
+        Ok(Self { stop, task })
+    }
+
+    /// Stops serving and releases the port.
+    async fn stop(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
 /// Opens the datastore, retrying with backoff while it is unreachable; a
-/// refusal (bad credentials) or a bad endpoint ends the start.
+/// refusal (bad credentials) or a bad endpoint ends the start, a shutdown
+/// while waiting gives `None`.
 async fn open_datastore(
     config: &ServerConfig,
     cancel: &CancellationToken,
-) -> Result<Store, ServerError> {
+) -> Result<Option<Store>, ServerError> {
     let mut delay = Duration::from_millis(500);
     let mut attempt = 0u32;
     loop {
         attempt += 1;
         match Store::open(&config.datastore, StoreOptions::default()).await {
-            Ok(store) => return Ok(store),
+            Ok(store) => return Ok(Some(store)),
             Err(e) if e.is_unavailable() => {
                 if attempt == 1 || attempt.is_multiple_of(10) {
                     tracing::warn!(endpoint = %config.datastore, error = %e, attempt, "datastore unreachable; retrying");
                 }
                 tokio::select! {
-                    () = cancel.cancelled() => return Err(ServerError::Datastore(e)),
+                    () = cancel.cancelled() => return Ok(None),
                     () = tokio::time::sleep(delay) => {}
                 }
                 delay = (delay * 2).min(Duration::from_secs(10));
@@ -233,7 +299,12 @@ async fn serve(
     let advertise = config.advertise_address.unwrap_or(node_ips[0]);
     tracing::info!(node = %node_name, %advertise, datastore = %config.datastore, "starting server");
 
-    let store = open_datastore(&config, &shutdown).await?;
+    // Until the datastore answers, the port says so: alive, not ready.
+    let address = SocketAddr::new(config.bind_address, config.https_listen_port);
+    let starting = Starting::serve(&config, address, &node_name).await?;
+    let Some(store) = open_datastore(&config, &shutdown).await? else {
+        return Ok(());
+    };
 
     // Certificates and the token: from the datastore when it is shared
     // (the HA topology), from the data dir for a single server.
@@ -311,7 +382,7 @@ async fn serve(
         pki.client_ca.cert_pem(),
     )
     .map_err(ServerError::Invalid)?;
-    let address = SocketAddr::new(config.bind_address, port);
+    starting.stop().await;
     let listener = TcpListener::bind(address)
         .await
         .map_err(|source| ServerError::Bind { address, source })?;

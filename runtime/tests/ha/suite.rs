@@ -510,6 +510,58 @@ pub fn database_restart_is_survived(engine: Engine) {
     );
 }
 
+/// A server whose database is unreachable at start retries with backoff,
+/// answers readyz "not ready" (saying why) instead of crash-looping, logs the
+/// endpoint with its password redacted, and becomes ready once the database
+/// is back.
+pub fn unreachable_database_at_start(engine: Engine) {
+    let mut db: DbServer = engine
+        .start(ServerOptions::default())
+        .expect("dedicated database");
+    let endpoint = db.url(&unique_db_name("unreachable"));
+    let mut a = server(2, &endpoint, &[]);
+    a.stop();
+    db.stop().expect("stop the database");
+    a.spawn_unready();
+    let readyz = || a.kubectl(&["get", "--raw", "/readyz"]);
+    let mut last = None;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = readyz();
+        // kubectl's words for the 503 the starting server answers.
+        if !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("ServiceUnavailable")
+        {
+            break;
+        }
+        last = Some(out);
+        assert!(
+            Instant::now() < deadline,
+            "readyz never said not ready: {last:?}\n{}",
+            a.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let live = a.kubectl(&["get", "--raw", "/livez"]);
+    assert!(
+        live.status.success(),
+        "the process is alive and answering: {live:?}"
+    );
+    let log = std::fs::read_to_string(&a.log).expect("log");
+    assert!(
+        log.contains("datastore unreachable; retrying") && log.contains("edge:***@"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(db.password()),
+        "the database password reached the log"
+    );
+    db.start().expect("start the database");
+    a.wait_ready();
+    a.kubectl_ok(&["get", "nodes"]);
+}
+
 /// Instantiates the suite for one engine.
 #[macro_export]
 macro_rules! ha_suite {
@@ -537,6 +589,10 @@ macro_rules! ha_suite {
         #[test]
         fn kill_9_under_load_loses_no_acknowledged_write() {
             suite::kill_9_under_load_loses_no_acknowledged_write($engine)
+        }
+        #[test]
+        fn unreachable_database_at_start() {
+            suite::unreachable_database_at_start($engine)
         }
         #[test]
         fn database_restart_is_survived() {

@@ -179,6 +179,12 @@ impl Server {
 
     /// (Re)starts the process with the same data dir and port.
     pub fn spawn(&mut self) {
+        self.spawn_unready();
+        self.wait_ready();
+    }
+
+    /// Starts the process without waiting for it to be ready.
+    pub fn spawn_unready(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -187,7 +193,6 @@ impl Server {
         let mut cmd = self.command();
         cmd.stdout(Stdio::null()).stderr(log);
         self.child = Some(ChildGuard::spawn(cmd).expect("edged starts"));
-        self.wait_ready();
     }
 
     /// Kills the process (SIGKILL), as a crash or power loss would.
@@ -222,7 +227,7 @@ impl Server {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
-    fn wait_ready(&self) {
+    pub fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if self.kubeconfig().exists() {
