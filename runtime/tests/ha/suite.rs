@@ -524,7 +524,6 @@ pub fn unreachable_database_at_start(engine: Engine) {
     db.stop().expect("stop the database");
     a.spawn_unready();
     let readyz = || a.kubectl(&["get", "--raw", "/readyz"]);
-    let mut last = None;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let out = readyz();
@@ -534,10 +533,9 @@ pub fn unreachable_database_at_start(engine: Engine) {
         {
             break;
         }
-        last = Some(out);
         assert!(
             Instant::now() < deadline,
-            "readyz never said not ready: {last:?}\n{}",
+            "readyz never said not ready: {out:?}\n{}",
             a.log_tail()
         );
         std::thread::sleep(Duration::from_millis(250));
