@@ -4,6 +4,8 @@
 mod faults;
 #[path = "datastore/suite.rs"]
 mod suite;
+#[path = "datastore/tls.rs"]
+mod tls;
 
 use edge_runtime::datastore::Endpoint;
 
@@ -11,3 +13,9 @@ server_datastore_suite!(
     edge_testkit::Engine::Postgres,
     "password authentication failed"
 );
+
+/// `--datastore-cafile/-certfile/-keyfile` against a server that accepts TLS only.
+#[tokio::test]
+async fn tls_only_server() {
+    tls::tls_only_server(edge_testkit::Engine::Postgres).await
+}

@@ -45,5 +45,7 @@ pub use error::TestkitError;
 pub use policy::{is_root, or_skip, prerequisite_failed, require_root_or_skip, skip};
 pub use proc::{ChildGuard, spawn_tied};
 pub use registry::{remove_stale_instances, root as instances_root};
-pub use server::{DbServer, Engine, HOST, MariaDb, PASSWORD, Postgres, ServerOptions, USER};
+pub use server::{
+    DbServer, Engine, HOST, MariaDb, PASSWORD, Postgres, ServerOptions, ServerTls, USER,
+};
 pub use support::{free_port, init_tracing, unique_db_name};

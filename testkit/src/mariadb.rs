@@ -1,7 +1,8 @@
 //! MariaDB specifics: finding the binaries, `mariadb-install-db` plus an init
 //! file that creates [`USER`] with a password (`IDENTIFIED BY`), the `mariadbd`
 //! command line, readiness (`mariadb-admin ping`, then `select 1`) and the
-//! `mariadb` client.
+//! `mariadb` client. With [`crate::ServerTls`]: the server's certificate
+//! files and `require_secure_transport`; the harness's own clients use TLS.
 //!
 //! Must not: manage processes or directories (`server`, `registry` do).
 
@@ -52,6 +53,12 @@ impl Maria {
         cmd.env("MYSQL_PWD", password)
             .args(["--no-defaults", "--protocol=TCP", "--connect-timeout=5"])
             .args(["-h", HOST, "-P", &inst.port.to_string(), "-u", user]);
+        if inst.opts.tls.is_some() {
+            // The harness's own client encrypts without checking the
+            // server's certificate; the product's connections are what the
+            // tests verify.
+            cmd.arg("--ssl");
+        }
         cmd
     }
 }
@@ -110,6 +117,13 @@ impl Flavor for Maria {
             // Write the log at commit, flush it once a second: survives a
             // server crash, not an OS crash (like PostgreSQL's fsync=off).
             cmd.arg("--innodb-flush-log-at-trx-commit=2");
+        }
+        if inst.opts.tls.is_some() {
+            let tls = inst.tls_dir();
+            cmd.arg(format!("--ssl-ca={}", tls.join("ca.pem").display()))
+                .arg(format!("--ssl-cert={}", tls.join("cert.pem").display()))
+                .arg(format!("--ssl-key={}", tls.join("key.pem").display()))
+                .arg("--require-secure-transport=ON");
         }
         for (key, value) in &inst.opts.settings {
             cmd.arg(format!("--{key}={value}"));

@@ -1,6 +1,9 @@
 //! PostgreSQL specifics: finding the binaries, `initdb` with a SCRAM
 //! password-authenticated superuser [`USER`], the `postgres` command line,
 //! readiness (`pg_isready`, then `psql -c 'select 1'`) and the `psql` client.
+//! With [`crate::ServerTls`]: `ssl=on` and a `pg_hba.conf` that refuses
+//! plaintext over TCP and admits users other than [`USER`] by client
+//! certificate.
 //!
 //! Must not: manage processes or directories (`server`, `registry` do).
 
@@ -74,7 +77,13 @@ impl Flavor for Pg {
             .arg(arg("--pwfile=", &pwfile));
         let result = run(initdb);
         let _ = fs::remove_file(&pwfile);
-        result.map(drop)
+        result?;
+        if inst.opts.tls.is_some() {
+            let hba = hba_file(inst);
+            fs::write(&hba, tls_only_hba()).map_err(TestkitError::io("writing", &hba))?;
+            inst.chown(&hba)?;
+        }
+        Ok(())
     }
 
     fn server(&self, inst: &Instance) -> Command {
@@ -92,6 +101,18 @@ impl Flavor for Pg {
                     "fsync=off"
                 },
             ]);
+        if inst.opts.tls.is_some() {
+            let tls = inst.tls_dir();
+            cmd.args(["-c", "ssl=on"])
+                .arg("-c")
+                .arg(arg("ssl_ca_file=", &tls.join("ca.pem")))
+                .arg("-c")
+                .arg(arg("ssl_cert_file=", &tls.join("cert.pem")))
+                .arg("-c")
+                .arg(arg("ssl_key_file=", &tls.join("key.pem")))
+                .arg("-c")
+                .arg(arg("hba_file=", &hba_file(inst)));
+        }
         for (key, value) in &inst.opts.settings {
             cmd.arg("-c").arg(format!("{key}={value}"));
         }
@@ -124,6 +145,22 @@ impl Flavor for Pg {
             ]);
         psql
     }
+}
+
+fn hba_file(inst: &Instance) -> PathBuf {
+    inst.dir.join("pg_hba.conf")
+}
+
+/// Client authentication of a TLS-only server: [`USER`] with its password,
+/// every other user with a client certificate whose CN is its name, nothing
+/// without TLS over TCP.
+fn tls_only_hba() -> String {
+    format!(
+        "local all all scram-sha-256\n\
+         hostssl all {USER} {HOST}/32 scram-sha-256\n\
+         hostssl all all {HOST}/32 cert\n\
+         host all all 0.0.0.0/0 reject\n"
+    )
 }
 
 /// Frees the System V shared memory segment a killed postmaster leaves behind

@@ -208,6 +208,25 @@ pub struct ServerOptions {
     pub settings: Vec<(String, String)>,
     /// How long a start may take until an authenticated connection works.
     pub startup_timeout: Duration,
+    /// Accept TLS connections only, with these files (see [`ServerTls`]).
+    pub tls: Option<ServerTls>,
+}
+
+/// Certificate files for a server that refuses connections without TLS.
+///
+/// [`USER`] still logs in with [`PASSWORD`] (over TLS). Every other user
+/// must present a client certificate signed by `ca`: on PostgreSQL one whose
+/// CN is the user name (`cert` authentication); on MariaDB as the user's
+/// `REQUIRE` clause says. The files are copied into the instance directory
+/// for the server's account; the originals are not touched.
+#[derive(Clone, Debug)]
+pub struct ServerTls {
+    /// CA that signs the client certificates the server accepts.
+    pub ca: PathBuf,
+    /// The server's certificate (PEM); its SANs should cover [`HOST`].
+    pub cert: PathBuf,
+    /// The server's private key (PEM).
+    pub key: PathBuf,
 }
 
 impl Default for ServerOptions {
@@ -216,6 +235,7 @@ impl Default for ServerOptions {
             fsync: false,
             settings: Vec::new(),
             startup_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -228,6 +248,11 @@ impl ServerOptions {
 
     pub fn with_setting(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn with_tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
         self
     }
 }
@@ -282,6 +307,35 @@ impl Instance {
         };
         std::os::unix::fs::chown(path, Some(run_as.uid), Some(run_as.gid))
             .map_err(TestkitError::io("changing the owner of", path))
+    }
+
+    /// Where the server's copies of the [`ServerTls`] files live:
+    /// `ca.pem`, `cert.pem`, `key.pem`.
+    pub(crate) fn tls_dir(&self) -> PathBuf {
+        self.dir.join("tls")
+    }
+
+    /// Copies the [`ServerTls`] files, if any, into [`Self::tls_dir`], owned
+    /// by the server's account and readable by it alone (PostgreSQL refuses a
+    /// key file others can read).
+    fn install_tls(&self) -> Result<(), TestkitError> {
+        let Some(tls) = &self.opts.tls else {
+            return Ok(());
+        };
+        let dir = self.tls_dir();
+        self.make_dir(&dir, 0o700)?;
+        for (from, name) in [
+            (&tls.ca, "ca.pem"),
+            (&tls.cert, "cert.pem"),
+            (&tls.key, "key.pem"),
+        ] {
+            let to = dir.join(name);
+            fs::copy(from, &to).map_err(TestkitError::io("copying", from))?;
+            fs::set_permissions(&to, fs::Permissions::from_mode(0o600))
+                .map_err(TestkitError::io("setting permissions of", &to))?;
+            self.chown(&to)?;
+        }
+        Ok(())
     }
 
     fn make_dir(&self, path: &Path, mode: u32) -> Result<(), TestkitError> {
@@ -366,6 +420,7 @@ impl DbServer {
         };
         server.inst.make_dir(&server.inst.data, 0o700)?;
         server.inst.make_dir(&server.inst.run, 0o755)?;
+        server.inst.install_tls()?;
         server.flavor.init(&server.inst)?;
         let initialized = began.elapsed();
         let mut attempt = 1;

@@ -689,6 +689,31 @@ mod tests {
     }
 
     #[test]
+    fn datastore_tls_files_reach_the_endpoint_from_flags_or_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(
+            &file,
+            "datastore-endpoint: postgres://edge:pw@db:5432/k\n\
+             datastore-cafile: /file/ca.pem\ndatastore-keyfile: /file/key.pem\n",
+        )
+        .expect("write");
+        let c = parse(&[
+            "--config",
+            &file.display().to_string(),
+            "--datastore-certfile",
+            "/flag/cert.pem",
+            "--datastore-cafile",
+            "/flag/ca.pem",
+        ])
+        .expect("valid");
+        let tls = c.datastore.tls_files();
+        assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/flag/ca.pem")));
+        assert_eq!(tls.cert_file.as_deref(), Some(Path::new("/flag/cert.pem")));
+        assert_eq!(tls.key_file.as_deref(), Some(Path::new("/file/key.pem")));
+    }
+
+    #[test]
     fn bad_input_names_the_key() {
         let dir = tempfile::tempdir().expect("tmp");
         let file = dir.path().join("config.yaml");
