@@ -210,6 +210,18 @@ async fn open_datastore(
     }
 }
 
+/// The address other servers and clients are told to reach this API at:
+/// `--advertise-address`; else a given `--node-ip` (K3s); else a specific
+/// `--bind-address` (kube-apiserver's rule: never advertise an address the
+/// listener does not answer on); else the detected node IP.
+fn advertise_address(config: &ServerConfig, node_ips: &[IpAddr]) -> IpAddr {
+    config
+        .advertise_address
+        .or_else(|| config.node_ip.first().copied())
+        .or_else(|| (!config.bind_address.is_unspecified()).then_some(config.bind_address))
+        .unwrap_or(node_ips[0])
+}
+
 /// The serving certificate's names: everything a client may dial.
 fn serving_sans(
     config: &ServerConfig,
@@ -235,6 +247,10 @@ fn serving_sans(
     names.extend(ips.iter().map(IpAddr::to_string));
     if let Some(a) = config.advertise_address {
         names.push(a.to_string());
+    }
+    // The written kubeconfig points at the bind address when one is given.
+    if !config.bind_address.is_unspecified() {
+        names.push(config.bind_address.to_string());
     }
     // Clients dial the VIP (the fixed registration address) whoever holds it.
     if let Some(v) = &config.vip {
@@ -296,7 +312,7 @@ async fn serve(
     } else {
         config.node_ip.clone()
     };
-    let advertise = config.advertise_address.unwrap_or(node_ips[0]);
+    let advertise = advertise_address(&config, &node_ips);
     tracing::info!(node = %node_name, %advertise, datastore = %config.datastore, "starting server");
 
     // Until the datastore answers, the port says so: alive, not ready.
@@ -526,4 +542,98 @@ async fn serve(
     }
     store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::server::ServerArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    fn config(argv: &[&str]) -> ServerConfig {
+        Cli::try_parse_from(std::iter::once("edged").chain(argv.iter().copied()))
+            .expect("flags parse")
+            .args
+            .resolve()
+            .expect("valid config")
+    }
+
+    fn has(sans: &[San], name: &str) -> bool {
+        sans.contains(&San::parse(name).expect("valid SAN"))
+    }
+
+    #[test]
+    fn serving_sans_cover_every_address_a_client_dials() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let c = config(&[
+            "--data-dir",
+            &dir.path().display().to_string(),
+            "--bind-address",
+            "127.0.0.9",
+            "--advertise-address",
+            "10.0.0.5",
+            "--tls-san",
+            "edge.example.com,10.0.0.100",
+            "--cluster-domain",
+            "edge.local",
+        ]);
+        let node: NodeName = "node-a".parse().expect("node name");
+        let ip: IpAddr = "192.0.2.2".parse().expect("ip");
+        let sans = serving_sans(&c, "host-a", &node, &[ip]).expect("sans");
+        for want in [
+            "127.0.0.9",
+            "10.0.0.5",
+            "edge.example.com",
+            "10.0.0.100",
+            "192.0.2.2",
+            "host-a",
+            "node-a",
+            "localhost",
+            "127.0.0.1",
+            "kubernetes.default.svc.edge.local",
+            "10.43.0.1",
+        ] {
+            assert!(has(&sans, want), "{want} missing from {sans:?}");
+        }
+
+        let c = config(&["--data-dir", &dir.path().display().to_string()]);
+        let sans = serving_sans(&c, "host-a", &node, &[ip]).expect("sans");
+        assert!(
+            !has(&sans, "0.0.0.0"),
+            "the wildcard bind address is no name"
+        );
+    }
+
+    #[test]
+    fn advertised_address_is_one_the_listener_answers_on() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let data = dir.path().display().to_string();
+        let detected: IpAddr = "192.0.2.2".parse().expect("ip");
+        let advertised = |extra: &[&str]| {
+            let mut argv = vec!["--data-dir", &data];
+            argv.extend_from_slice(extra);
+            advertise_address(&config(&argv), &[detected]).to_string()
+        };
+        assert_eq!(advertised(&[]), "192.0.2.2");
+        assert_eq!(advertised(&["--bind-address", "127.0.0.9"]), "127.0.0.9");
+        assert_eq!(
+            advertised(&["--bind-address", "127.0.0.9", "--node-ip", "10.0.0.7"]),
+            "10.0.0.7"
+        );
+        assert_eq!(
+            advertised(&[
+                "--bind-address",
+                "127.0.0.9",
+                "--advertise-address",
+                "10.0.0.5"
+            ]),
+            "10.0.0.5"
+        );
+    }
 }
