@@ -178,6 +178,40 @@ fn namespaces_are_created_and_deleted_with_their_content() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // So does kube-root-ca.crt with the server CA, put back when changed.
+    let ca = std::fs::read_to_string(server.data_dir().join("server/tls/server-ca.crt"))
+        .expect("server CA");
+    let published = |server: &Server| {
+        let out = server.kubectl(&[
+            "-n",
+            "shop",
+            "get",
+            "configmap",
+            "kube-root-ca.crt",
+            "-o",
+            "jsonpath={.data.ca\\.crt}",
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let wait_published = |server: &Server, what: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while published(server) != ca {
+            assert!(std::time::Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_published(&server, "no kube-root-ca.crt with the server CA");
+    server.kubectl_ok(&[
+        "-n",
+        "shop",
+        "patch",
+        "configmap",
+        "kube-root-ca.crt",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"ca.crt":"tampered"}}"#,
+    ]);
+    wait_published(&server, "kube-root-ca.crt not restored after a change");
     let out = server.kubectl(&[
         "-n",
         "missing",

@@ -1,9 +1,12 @@
 //! Namespace lifecycle, on the leader: a namespace marked for deletion has its
 //! objects deleted, then its `kubernetes` finalizer removed, then goes; every
-//! active namespace gets a `default` ServiceAccount.
+//! active namespace gets a `default` ServiceAccount and the
+//! [`ROOT_CA_CONFIGMAP`] ConfigMap (what kube-controller-manager's root CA
+//! publisher provides: pods verify the API server with it).
 //!
-//! Owns the content of terminating namespaces. Must not delete anything in a
-//! namespace that is not marked for deletion.
+//! Owns the content of terminating namespaces and the data of
+//! [`ROOT_CA_CONFIGMAP`]. Must not delete anything in a namespace that is not
+//! marked for deletion.
 
 use std::time::Duration;
 
@@ -16,10 +19,20 @@ use crate::apiserver::handlers::Api;
 use crate::apiserver::resources::{RESOURCES, find};
 use crate::apiserver::status::ApiError;
 
-/// Runs the loop until cancelled.
-pub async fn run(api: &Api, leader: watch::Receiver<bool>, cancel: CancellationToken) {
+/// The ConfigMap in every namespace that holds the cluster's server CA.
+pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";
+
+/// Runs the loop until cancelled. `server_ca_pem` is what
+/// [`ROOT_CA_CONFIGMAP`] publishes under `ca.crt`.
+pub async fn run(
+    api: &Api,
+    server_ca_pem: &str,
+    leader: watch::Receiver<bool>,
+    cancel: CancellationToken,
+) {
     let namespaces = find("", "v1", "namespaces").expect("namespaces are served");
     let accounts = find("", "v1", "serviceaccounts").expect("serviceaccounts are served");
+    let configmaps = find("", "v1", "configmaps").expect("configmaps are served");
     every("namespace", Duration::from_secs(1), cancel, || {
         let leader = *leader.borrow();
         async move {
@@ -40,18 +53,77 @@ pub async fn run(api: &Api, leader: watch::Receiver<bool>, cancel: CancellationT
                 .filter(|sa| sa["metadata"]["name"] == "default")
                 .filter_map(|sa| sa["metadata"]["namespace"].as_str().map(str::to_owned))
                 .collect();
+            let with_ca: Vec<String> = api
+                .objects
+                .list(configmaps, None, 0, None, None)
+                .await?
+                .items
+                .iter()
+                .filter(|cm| {
+                    cm["metadata"]["name"] == ROOT_CA_CONFIGMAP
+                        && cm["data"]["ca.crt"] == server_ca_pem
+                })
+                .filter_map(|cm| cm["metadata"]["namespace"].as_str().map(str::to_owned))
+                .collect();
             for ns in &all {
                 let name = ns["metadata"]["name"].as_str().unwrap_or_default();
                 if ns["metadata"].get("deletionTimestamp").is_some() {
                     terminate(api, name).await?;
-                } else if !with_account.iter().any(|n| n == name) {
+                    continue;
+                }
+                if !with_account.iter().any(|n| n == name) {
                     super::bootstrap::ensure_default_service_account(api, name).await?;
+                }
+                if !with_ca.iter().any(|n| n == name) {
+                    publish_root_ca(api, name, server_ca_pem).await?;
                 }
             }
             Ok(())
         }
     })
     .await;
+}
+
+/// Creates [`ROOT_CA_CONFIGMAP`] in `namespace`, or puts the CA back into it
+/// if someone changed or removed it (as kube-controller-manager does).
+async fn publish_root_ca(api: &Api, namespace: &str, ca_pem: &str) -> Result<(), ApiError> {
+    let rt = find("", "v1", "configmaps").expect("configmaps are served");
+    let wanted = json!({"ca.crt": ca_pem});
+    let updated = api
+        .update_with(rt, Some(namespace), ROOT_CA_CONFIGMAP, |cm| {
+            if cm["data"] == wanted {
+                return false;
+            }
+            cm["data"] = wanted.clone();
+            true
+        })
+        .await?;
+    if updated.is_none() {
+        // A namespace deleted since it was listed refuses new content (403)
+        // or is gone (404): nothing to publish there.
+        let created = super::bootstrap::ensure(
+            api,
+            rt,
+            Some(namespace),
+            json!({
+                "metadata": {
+                    "name": ROOT_CA_CONFIGMAP,
+                    "annotations": {
+                        "kubernetes.io/description":
+                            "The CA that signs the API server's serving certificate, \
+                             for clients inside the cluster (kubernetes.default.svc)."
+                    }
+                },
+                "data": wanted,
+            }),
+        )
+        .await;
+        match created {
+            Err(e) if e.code == 403 || e.code == 404 => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// Deletes what a terminating namespace holds; finalizes it once it is empty.

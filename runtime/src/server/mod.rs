@@ -496,7 +496,8 @@ async fn serve(
         let c = stop.clone();
         let l = leader_rx.clone();
         spawn(Box::pin(async move {
-            controllers::namespace::run(&s.api, l, c).await
+            let ca = s.supervisor.server_ca_pem.clone();
+            controllers::namespace::run(&s.api, &ca, l, c).await
         }));
         let c = stop.clone();
         let st = store.clone();
