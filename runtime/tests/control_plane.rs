@@ -415,6 +415,42 @@ fn credentials_and_node_authorization() {
         String::from_utf8_lossy(&out.stderr).contains("Forbidden"),
         "{out:?}"
     );
+
+    // `kubectl auth whoami` and `auth can-i` answer from the same rules
+    // (SelfSubjectReview and SelfSubjectAccessReview, sent as protobuf).
+    let out = kubectl_with(&node_kc, &cache, &["auth", "whoami"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success()
+            && text.contains("system:node:edge-b")
+            && text.contains("system:nodes"),
+        "{out:?}"
+    );
+    let can_i = |kubeconfig: &std::path::Path, cache: &str, args: &[&str]| {
+        let mut argv = vec!["auth", "can-i"];
+        argv.extend_from_slice(args);
+        let out = kubectl_with(kubeconfig, &server.dir.path().join(cache), &argv);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let other = format!("nodes/{}", server.node);
+    for (args, answer) in [
+        (
+            &["patch", "nodes/edge-b", "--subresource=status"][..],
+            "yes",
+        ),
+        (&["patch", &other, "--subresource=status"][..], "no"),
+        (&["get", "secrets", "-A"][..], "no"),
+        (&["get", "/readyz"][..], "yes"),
+    ] {
+        // A denial carries the reason: "no - User ... cannot ...".
+        let said = can_i(&node_kc, "c-node", args);
+        assert_eq!(
+            said.split(' ').next(),
+            Some(answer),
+            "node: can-i {args:?}: {said}"
+        );
+    }
+    assert_eq!(can_i(&server.kubeconfig(), "c-admin", &["*", "*"]), "yes");
 }
 
 /// Bad requests get the right Status; none crashes the server or drops the connection.

@@ -7,7 +7,9 @@
 //! - a node (`system:node:NAME` in `system:nodes`): reads of nodes, writes of its
 //!   own Node, its own Lease in `kube-node-lease`, and events;
 //! - the join token: the supervisor endpoints only (server: all of them; node: the
-//!   agent's), never the Kubernetes API.
+//!   agent's), never the Kubernetes API;
+//! - every certificate identity: its own self-reviews (who am I, may I), and
+//!   `get` on the health and discovery paths.
 //!
 //! Must not log credentials; comparisons of secrets are constant-time.
 
@@ -16,6 +18,21 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use super::resources::ResourceType;
 use super::status::{ApiError, GroupResource};
+
+/// Non-resource paths any authenticated identity may `get` (prefixes end in `/`).
+const PUBLIC_PATHS: &[&str] = &[
+    "/api",
+    "/api/",
+    "/apis",
+    "/apis/",
+    "/openapi/",
+    "/version",
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/cacerts",
+    "/ping",
+];
 use crate::secret::Secret;
 
 /// Group of the administrator certificate.
@@ -129,25 +146,82 @@ impl Tokens {
     }
 }
 
-/// A Kubernetes API request, for authorization.
+/// A Kubernetes API request, for authorization. The resource need not be one
+/// this server serves (a `SelfSubjectAccessReview` may ask about any).
 #[derive(Debug, Clone, Copy)]
 pub struct Attributes<'a> {
     pub verb: &'a str,
-    pub resource: &'a ResourceType,
+    /// API group, `""` for the core group.
+    pub group: &'a str,
+    /// The resource's plural name.
+    pub resource: &'a str,
     pub subresource: Option<&'a str>,
     pub namespace: Option<&'a str>,
     pub name: Option<&'a str>,
 }
 
-/// Allows or forbids a Kubernetes API request.
+impl<'a> Attributes<'a> {
+    /// The attributes of a request for a served resource.
+    pub fn of(
+        verb: &'a str,
+        rt: &'a ResourceType,
+        subresource: Option<&'a str>,
+        namespace: Option<&'a str>,
+        name: Option<&'a str>,
+    ) -> Self {
+        Self {
+            verb,
+            group: rt.group,
+            resource: rt.plural,
+            subresource,
+            namespace,
+            name,
+        }
+    }
+}
+
+/// Allows a request for a path that is not a resource (`kubectl auth can-i
+/// get /healthz`), or says why not.
+pub fn decide_non_resource(who: &Identity, verb: &str, path: &str) -> Result<(), String> {
+    let public = PUBLIC_PATHS
+        .iter()
+        .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)));
+    if who.in_group(MASTERS) || (!who.is_token() && verb == "get" && public) {
+        return Ok(());
+    }
+    Err(format!(
+        "User \"{}\" cannot {verb} path \"{path}\"",
+        who.user
+    ))
+}
+/// Allows or forbids a Kubernetes API request: 403 with a Status saying why.
 pub fn authorize(who: &Identity, a: &Attributes<'_>) -> Result<(), ApiError> {
+    decide(who, a).map_err(|why| {
+        ApiError::forbidden(
+            GroupResource::new(a.group, a.resource),
+            a.name.unwrap_or(""),
+            &why,
+        )
+    })
+}
+
+/// Allows a Kubernetes API request, or says why not.
+pub fn decide(who: &Identity, a: &Attributes<'_>) -> Result<(), String> {
     if who.in_group(MASTERS) {
+        return Ok(());
+    }
+    let self_review = matches!(
+        (a.group, a.resource),
+        ("authentication.k8s.io", "selfsubjectreviews")
+            | ("authorization.k8s.io", "selfsubjectaccessreviews")
+    );
+    if self_review && a.verb == "create" && !who.is_token() {
         return Ok(());
     }
     if let Some(node) = who.node_name() {
         let own = a.name == Some(node);
         let read = matches!(a.verb, "get" | "list" | "watch");
-        let allowed = match (a.resource.group, a.resource.plural) {
+        let allowed = match (a.group, a.resource) {
             // A create names its object in the body: the handler checks it is the node's own.
             ("", "nodes") => {
                 read || a.verb == "create" || (own && matches!(a.verb, "update" | "patch"))
@@ -167,21 +241,16 @@ pub fn authorize(who: &Identity, a: &Attributes<'_>) -> Result<(), ApiError> {
         }
     }
     let resource = match a.subresource {
-        Some(sub) => format!("{}/{sub}", a.resource.plural),
-        None => a.resource.plural.to_owned(),
+        Some(sub) => format!("{}/{sub}", a.resource),
+        None => a.resource.to_owned(),
     };
     let scope = match a.namespace {
         Some(ns) => format!("in the namespace \"{ns}\""),
         None => "at the cluster scope".to_owned(),
     };
-    let why = format!(
+    Err(format!(
         "User \"{}\" cannot {} resource \"{resource}\" in API group \"{}\" {scope}",
-        who.user, a.verb, a.resource.group
-    );
-    Err(ApiError::forbidden(
-        GroupResource::new(a.resource.group, a.resource.plural),
-        a.name.unwrap_or(""),
-        &why,
+        who.user, a.verb, a.group
     ))
 }
 
@@ -229,13 +298,7 @@ mod tests {
         let nodes = find("", "v1", "nodes").expect("nodes");
         let leases = find("coordination.k8s.io", "v1", "leases").expect("leases");
         let secrets = find("", "v1", "secrets").expect("secrets");
-        let at = |verb, resource, ns, name, sub| Attributes {
-            verb,
-            resource,
-            subresource: sub,
-            namespace: ns,
-            name,
-        };
+        let at = |verb, resource, ns, name, sub| Attributes::of(verb, resource, sub, ns, name);
         assert!(
             authorize(
                 &node,
@@ -301,5 +364,34 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn everyone_but_tokens_may_review_themselves() {
+        let node = Identity {
+            user: "system:node:edge-a".into(),
+            groups: vec![NODES.into()],
+        };
+        let token = tokens().authenticate("Bearer s3cret").expect("ok");
+        for (group, resource) in [
+            ("authentication.k8s.io", "selfsubjectreviews"),
+            ("authorization.k8s.io", "selfsubjectaccessreviews"),
+        ] {
+            let a = Attributes {
+                verb: "create",
+                group,
+                resource,
+                subresource: None,
+                namespace: None,
+                name: None,
+            };
+            assert!(authorize(&node, &a).is_ok(), "{resource}");
+            assert!(authorize(&token, &a).is_err(), "{resource}");
+        }
+        assert!(decide_non_resource(&node, "get", "/healthz").is_ok());
+        assert!(decide_non_resource(&node, "get", "/apis/apps/v1").is_ok());
+        assert!(decide_non_resource(&node, "get", "/metrics").is_err());
+        assert!(decide_non_resource(&node, "post", "/healthz").is_err());
+        assert!(decide_non_resource(&token, "get", "/healthz").is_err());
     }
 }

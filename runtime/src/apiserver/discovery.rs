@@ -212,8 +212,10 @@ fn legacy_resources(group: &str, version: &str) -> Vec<Value> {
             "namespaced": r.namespaced,
             "kind": r.kind,
             "verbs": r.verbs(),
-            "storageVersionHash": storage_version_hash(r.group, r.version, r.kind),
         });
+        if r.is_stored() {
+            entry["storageVersionHash"] = json!(storage_version_hash(r.group, r.version, r.kind));
+        }
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);
         }
@@ -441,7 +443,15 @@ mod tests {
         let groups: APIGroupList =
             serde_json::from_slice(group_list().bytes()).expect("APIGroupList");
         let names: Vec<&str> = groups.groups.iter().map(|g| g.name.as_str()).collect();
-        assert_eq!(names, ["coordination.k8s.io", "discovery.k8s.io"]);
+        assert_eq!(
+            names,
+            [
+                "coordination.k8s.io",
+                "discovery.k8s.io",
+                "authentication.k8s.io",
+                "authorization.k8s.io"
+            ]
+        );
         assert_eq!(
             groups.groups[0]
                 .preferred_version
@@ -471,7 +481,7 @@ mod tests {
                 entry.categories.as_deref().unwrap_or_default(),
                 r.categories
             );
-            assert!(entry.storage_version_hash.is_some());
+            assert_eq!(entry.storage_version_hash.is_some(), r.is_stored());
             let status = list
                 .resources
                 .iter()
@@ -490,7 +500,7 @@ mod tests {
         let apis: APIGroupDiscoveryList =
             serde_json::from_slice(aggregated(false).bytes()).expect("group list");
         assert_eq!(api.items.len(), 1);
-        assert_eq!(apis.items.len(), 2);
+        assert_eq!(apis.items.len(), 4);
         assert_eq!(aggregated(true).value()["kind"], "APIGroupDiscoveryList");
         for r in RESOURCES {
             let list = if r.group.is_empty() { &api } else { &apis };

@@ -139,13 +139,13 @@ impl Api {
 
     /// Serves one resource request.
     pub async fn handle(&self, call: Call<'_>) -> Response {
-        let attributes = Attributes {
-            verb: call.info.verb.as_str(),
-            resource: call.info.resource,
-            subresource: call.info.subresource.as_deref(),
-            namespace: call.info.namespace.as_deref(),
-            name: call.info.name.as_deref(),
-        };
+        let attributes = Attributes::of(
+            call.info.verb.as_str(),
+            call.info.resource,
+            call.info.subresource.as_deref(),
+            call.info.namespace.as_deref(),
+            call.info.name.as_deref(),
+        );
         if let Err(e) = auth::authorize(call.who, &attributes) {
             return error_response(&e);
         }
@@ -397,6 +397,10 @@ impl Api {
     async fn create(&self, call: &Call<'_>) -> Result<Response, ApiError> {
         let rt = call.info.resource;
         let (object, warnings) = self.decode_body(call, "CreateOptions")?;
+        if !rt.is_stored() {
+            let answered = super::review::answer(rt, call.who, object)?;
+            return self.object_response(call, StatusCode::CREATED, &answered, &warnings);
+        }
         // Node restriction: a node may create only its own Node.
         if let Some(node) = call.who.node_name()
             && rt.kind == "Node"

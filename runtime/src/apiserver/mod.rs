@@ -5,7 +5,7 @@
 //! (errors as `metav1.Status`), `validation` (names, labels, strict
 //! decoding), `selector` (label and field selectors), `patch` (merge, JSON
 //! and strategic merge patches) and `table` (server-side printing and
-//! content negotiation).
+//! content negotiation), `review` (the self-reviews).
 
 pub mod auth;
 pub mod discovery;
@@ -17,6 +17,7 @@ pub mod patch;
 pub mod protobuf;
 pub mod request;
 pub mod resources;
+pub mod review;
 pub mod selector;
 pub mod semantics;
 pub mod status;

@@ -243,7 +243,9 @@ fn schemas(group: &str, version: &str, served: &[&ResourceType]) -> Map<String, 
                 }
             }
         }
-        defs.insert(r.list_definition.to_owned(), list);
+        if r.verbs().contains(&"list") {
+            defs.insert(r.list_definition.to_owned(), list);
+        }
     }
 
     // Meta kinds, registered in every group/version like kube-apiserver does.
@@ -629,6 +631,12 @@ fn resource_paths(r: &ResourceType) -> Vec<(String, Value)> {
             },
         ),
     ];
+    // A review is created and nothing else.
+    ops.retain(|(method, _)| match *method {
+        "get" => verbs.contains(&"list"),
+        "post" => verbs.contains(&"create"),
+        _ => true,
+    });
     if verbs.contains(&"deletecollection") {
         let mut parameters = delete_params();
         parameters.extend(selection_params());
@@ -646,6 +654,9 @@ fn resource_paths(r: &ResourceType) -> Vec<(String, Value)> {
     }
     let collection = format!("{scope}/{}", r.plural);
     out.push((collection.clone(), path_item(scope_params.clone(), ops)));
+    if !verbs.contains(&"get") {
+        return out;
+    }
 
     // One object: read, replace, patch, delete.
     let mut item_params = vec![name_param(r.kind)];
@@ -842,6 +853,10 @@ mod tests {
                 }
             }
             actions.sort_unstable();
+            if !r.is_stored() {
+                assert_eq!(actions, ["post"], "{}", r.kind);
+                continue;
+            }
             let mut expected = vec![
                 "delete",
                 "deletecollection",
@@ -905,6 +920,10 @@ mod tests {
                 schemas[r.definition][GVK],
                 json!([gvk(r.group, r.version, r.kind)])
             );
+            if !r.verbs().contains(&"list") {
+                assert!(r.list_definition.is_empty(), "{}", r.kind);
+                continue;
+            }
             let list = &schemas[r.list_definition];
             assert_eq!(list[GVK][0]["kind"], format!("{}List", r.kind));
             assert_eq!(

@@ -181,6 +181,12 @@ pub fn parse(
             ));
         }
     };
+    if !resource.verbs().contains(&verb.as_str()) {
+        return Err(ApiError::method_not_supported(
+            super::status::GroupResource::new(resource.group, resource.plural),
+            method.as_str(),
+        ));
+    }
     if subresource.is_some() && !matches!(verb, Verb::Get | Verb::Update | Verb::Patch) {
         return Err(ApiError::method_not_supported(
             super::status::GroupResource::new(resource.group, resource.plural),

@@ -1,5 +1,8 @@
 //! The resource types the API server serves: one table every part of the
 //! server reads (routing, discovery, OpenAPI, storage keys, tables, RBAC).
+//! Most are stored objects with every verb; the self-reviews
+//! (`SelfSubjectAccessReview`, `SelfSubjectReview`) are create-only and
+//! answered from the request, never stored.
 //!
 //! Owns the list of kinds and their static properties. Must not hold
 //! behaviour that differs per kind beyond data (function pointers to the
@@ -39,9 +42,27 @@ pub struct ResourceType {
     /// Decodes a request body through the kind's typed struct: the normalised
     /// object (unknown fields dropped) and the paths of the unknown fields.
     pub decode: DecodeFn,
-    /// The storage key segment (`/registry/<segment>/…`), as Kubernetes names it.
+    /// The storage key segment (`/registry/<segment>/…`), as Kubernetes
+    /// names it; empty for a kind that is never stored.
     pub storage: &'static str,
+    /// The verbs served on the collection and items.
+    pub verbs: &'static [&'static str],
 }
+
+/// The verbs of a stored kind.
+pub const STORED_VERBS: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+
+/// The verbs of a review: a create answered from the request.
+pub const REVIEW_VERBS: &[&str] = &["create"];
 
 impl ResourceType {
     /// `v1` or `coordination.k8s.io/v1`.
@@ -55,16 +76,12 @@ impl ResourceType {
 
     /// The verbs served on the collection and items.
     pub fn verbs(&self) -> &'static [&'static str] {
-        &[
-            "create",
-            "delete",
-            "deletecollection",
-            "get",
-            "list",
-            "patch",
-            "update",
-            "watch",
-        ]
+        self.verbs
+    }
+
+    /// Whether objects of this kind live in the datastore (false for reviews).
+    pub fn is_stored(&self) -> bool {
+        !self.storage.is_empty()
     }
 }
 
@@ -101,10 +118,37 @@ macro_rules! resource {
             schema: schema_of::<$ty>,
             decode: decode_as::<$ty>,
             storage: $storage,
+            verbs: STORED_VERBS,
         }
     };
 }
 
+/// A cluster-scoped, create-only kind answered from the request itself.
+macro_rules! review {
+    ($group:literal, $version:literal, $kind:literal, $plural:literal, $singular:literal,
+     ty: $ty:ty, definition: $def:literal) => {
+        ResourceType {
+            group: $group,
+            version: $version,
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            namespaced: false,
+            short_names: &[],
+            categories: &[],
+            has_status: false,
+            definition: $def,
+            list_definition: "",
+            schema: schema_of::<$ty>,
+            decode: decode_as::<$ty>,
+            storage: "",
+            verbs: REVIEW_VERBS,
+        }
+    };
+}
+
+use k8s_openapi::api::authentication::v1 as authentication;
+use k8s_openapi::api::authorization::v1 as authorization;
 use k8s_openapi::api::coordination::v1 as coordination;
 use k8s_openapi::api::core::v1 as core;
 use k8s_openapi::api::discovery::v1 as discovery;
@@ -144,6 +188,12 @@ pub static RESOURCES: &[ResourceType] = &[
     resource!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice",
         namespaced: true, short: [], categories: [], status: false,
         ty: discovery::EndpointSlice, definition: "io.k8s.api.discovery.v1.EndpointSlice", storage: "endpointslices"),
+    review!("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews",
+        "selfsubjectreview", ty: authentication::SelfSubjectReview,
+        definition: "io.k8s.api.authentication.v1.SelfSubjectReview"),
+    review!("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews",
+        "selfsubjectaccessreview", ty: authorization::SelfSubjectAccessReview,
+        definition: "io.k8s.api.authorization.v1.SelfSubjectAccessReview"),
 ];
 
 /// The API groups served, in discovery order, each with its one version.
@@ -185,7 +235,11 @@ mod tests {
             );
         }
         assert_eq!(groups()[0], ("", "v1"));
-        assert_eq!(groups().len(), 3);
+        assert_eq!(groups().len(), 5);
+        for r in RESOURCES.iter().filter(|r| !r.is_stored()) {
+            assert_eq!(r.verbs(), REVIEW_VERBS, "{}", r.kind);
+            assert!(!r.namespaced && !r.has_status, "{}", r.kind);
+        }
     }
 
     #[test]

@@ -129,7 +129,7 @@ async fn publish_root_ca(api: &Api, namespace: &str, ca_pem: &str) -> Result<(),
 /// Deletes what a terminating namespace holds; finalizes it once it is empty.
 async fn terminate(api: &Api, namespace: &str) -> Result<(), ApiError> {
     let mut remaining = 0;
-    for rt in RESOURCES.iter().filter(|r| r.namespaced) {
+    for rt in RESOURCES.iter().filter(|r| r.namespaced && r.is_stored()) {
         let items = api
             .objects
             .list(rt, Some(namespace), 0, None, None)

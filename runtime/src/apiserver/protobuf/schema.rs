@@ -3,7 +3,8 @@
 //! declared (which decides what Go's JSON encoder writes for it).
 //!
 //! The numbers and types come from the `generated.proto` files of
-//! k8s.io/api (core/v1, coordination/v1, discovery/v1) and
+//! k8s.io/api (core/v1, coordination/v1, discovery/v1, authentication/v1,
+//! authorization/v1) and
 //! k8s.io/apimachinery (meta/v1, runtime, util/intstr, api/resource); the
 //! JSON names and the pointer/`omitempty` shape from the Go types. Owns only
 //! that data. Must not hold decoding logic (that is `protobuf.rs`); a field
@@ -1124,6 +1125,49 @@ message!(DISCOVERY_ENDPOINT_PORT, "EndpointPort", [
     4 Keep "appProtocol": Str,
 ]);
 
+// ---------------------------------------------------------------------------
+// k8s.io/api/authentication/v1 and authorization/v1 (the self-reviews)
+
+message!(SELF_SUBJECT_REVIEW, "SelfSubjectReview", [
+    1 Keep "metadata": Msg(&OBJECT_META),
+    2 Keep "status": Msg(&SELF_SUBJECT_REVIEW_STATUS),
+]);
+
+message!(SELF_SUBJECT_REVIEW_STATUS, "SelfSubjectReviewStatus", [
+    1 Keep "userInfo": Msg(&USER_INFO),
+]);
+
+message!(USER_INFO, "UserInfo", [
+    1 Omit "username": Str,
+    2 Omit "uid": Str,
+    3 List "groups": Str,
+]);
+
+message!(SELF_SUBJECT_ACCESS_REVIEW, "SelfSubjectAccessReview", [
+    1 Keep "metadata": Msg(&OBJECT_META),
+    2 Keep "spec": Msg(&SELF_SUBJECT_ACCESS_REVIEW_SPEC),
+]);
+
+message!(SELF_SUBJECT_ACCESS_REVIEW_SPEC, "SelfSubjectAccessReviewSpec", [
+    1 Keep "resourceAttributes": Msg(&RESOURCE_ATTRIBUTES),
+    2 Keep "nonResourceAttributes": Msg(&NON_RESOURCE_ATTRIBUTES),
+]);
+
+message!(RESOURCE_ATTRIBUTES, "ResourceAttributes", [
+    1 Omit "namespace": Str,
+    2 Omit "verb": Str,
+    3 Omit "group": Str,
+    4 Omit "version": Str,
+    5 Omit "resource": Str,
+    6 Omit "subresource": Str,
+    7 Omit "name": Str,
+]);
+
+message!(NON_RESOURCE_ATTRIBUTES, "NonResourceAttributes", [
+    1 Omit "path": Str,
+    2 Omit "verb": Str,
+]);
+
 /// The top-level message of a served kind, by API group and kind.
 pub fn root(group: &str, kind: &str) -> Option<&'static Message> {
     let message = match (group, kind) {
@@ -1138,6 +1182,8 @@ pub fn root(group: &str, kind: &str) -> Option<&'static Message> {
         ("", "ServiceAccount") => &SERVICE_ACCOUNT,
         ("coordination.k8s.io", "Lease") => &LEASE,
         ("discovery.k8s.io", "EndpointSlice") => &ENDPOINT_SLICE,
+        ("authentication.k8s.io", "SelfSubjectReview") => &SELF_SUBJECT_REVIEW,
+        ("authorization.k8s.io", "SelfSubjectAccessReview") => &SELF_SUBJECT_ACCESS_REVIEW,
         _ => return None,
     };
     Some(message)
