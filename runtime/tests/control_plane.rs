@@ -56,6 +56,11 @@ fn kubectl_sees_the_server_as_a_ready_control_plane_node() {
             .kubectl_ok(&["get", "--raw", "/readyz"])
             .contains("ok")
     );
+    let verbose = server.kubectl_ok(&["get", "--raw", "/readyz?verbose"]);
+    assert!(
+        verbose.contains("[+]datastore ok") && verbose.ends_with("readyz check passed\n"),
+        "{verbose}"
+    );
     // The supervisor's status: this node, ready, and no VRRP without --vip.
     let status = json_of(&server.kubectl_ok(&["get", "--raw", "/v1-edge/status"]));
     assert_eq!(status["node-name"], server.node.as_str(), "{status}");

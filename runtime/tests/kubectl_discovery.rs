@@ -377,7 +377,13 @@ fn api_versions_and_server_version() {
     let versions: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         versions,
-        ["coordination.k8s.io/v1", "discovery.k8s.io/v1", "v1"]
+        [
+            "authentication.k8s.io/v1",
+            "authorization.k8s.io/v1",
+            "coordination.k8s.io/v1",
+            "discovery.k8s.io/v1",
+            "v1"
+        ]
     );
 
     let stdout = succeeded(&kubectl(

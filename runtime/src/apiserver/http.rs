@@ -166,12 +166,38 @@ async fn cacerts(State(shared): State<Arc<Shared>>) -> Response {
     r
 }
 
-async fn health(State(shared): State<Arc<Shared>>) -> Response {
+/// `/readyz` and `/healthz`: `ok`, or 503 with the failing check; with
+/// `?verbose`, every check on a line of its own as kube-apiserver lists them.
+async fn health(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let endpoint = req.uri().path().trim_start_matches('/').to_owned();
+    let verbose = req.uri().query().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p == "verbose" || p.starts_with("verbose="))
+    });
+    if verbose {
+        let checks = shared.supervisor.readiness_checks().await;
+        let ok = checks.iter().all(|(_, r)| r.is_ok());
+        let mut body = String::new();
+        for (name, result) in &checks {
+            match result {
+                Ok(()) => body.push_str(&format!("[+]{name} ok\n")),
+                Err(why) => body.push_str(&format!("[-]{name} failed: {why}\n")),
+            }
+        }
+        let verdict = if ok { "passed" } else { "failed" };
+        body.push_str(&format!("{endpoint} check {verdict}\n"));
+        let code = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        return (code, body).into_response();
+    }
     match shared.supervisor.readiness().await {
         Ok(()) => "ok".into_response(),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("[-]{why}\nreadyz check failed\n"),
+            format!("[-]{why}\n{endpoint} check failed\n"),
         )
             .into_response(),
     }

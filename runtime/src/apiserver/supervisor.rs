@@ -77,6 +77,21 @@ impl Supervisor {
             .map_err(|e| format!("datastore: {e}"))
     }
 
+    /// Each readiness check by name, as `/readyz?verbose` lists them.
+    pub async fn readiness_checks(&self) -> Vec<(&'static str, Result<(), String>)> {
+        let started = if self.started.load(Ordering::Acquire) {
+            Ok(())
+        } else {
+            Err("start-up not finished".into())
+        };
+        let datastore = self.datastore.ping().await.map_err(|e| e.to_string());
+        vec![
+            ("ping", Ok(())),
+            ("startup", started),
+            ("datastore", datastore),
+        ]
+    }
+
     /// This server's status, for `/v1-edge/status`. Answers within about
     /// [`STATUS_READINESS_TIMEOUT`] even when the datastore hangs.
     pub async fn status(&self) -> ServerStatus {
