@@ -5,7 +5,8 @@
 //!
 //! Every database runs with durable commits (fsync on), like production.
 //! Run: `cargo bench -p edge-runtime --bench datastore` (env `EDGE_BENCH_SCALE`
-//! scales the operation counts, default 1).
+//! scales the operation counts, default 1; `EDGE_BENCH_ONLY=postgres` (or
+//! `sqlite`, `mariadb`, `etcd`) runs one part, for profiling).
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -569,6 +570,11 @@ fn ratios() {
     }
 }
 
+/// Whether `part` runs (`EDGE_BENCH_ONLY` unset: all of them).
+fn runs(part: &str) -> bool {
+    std::env::var("EDGE_BENCH_ONLY").map_or(true, |only| only == part)
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -577,8 +583,23 @@ async fn main() {
         dir.path().join("state.db").display()
     ))
     .expect("endpoint");
-    bench_store("sqlite", &sqlite, 1).await;
+    if runs("sqlite") {
+        bench_store("sqlite", &sqlite, 1).await;
+    }
 
+    if runs("postgres") {
+        bench_postgres().await;
+    }
+    if runs("mariadb") {
+        bench_mariadb().await;
+    }
+    if runs("etcd") {
+        bench_etcd().await;
+    }
+    ratios();
+}
+
+async fn bench_postgres() {
     let pg = tokio::task::spawn_blocking(|| {
         Engine::Postgres.start(ServerOptions::default().with_fsync(true))
     })
@@ -598,7 +619,9 @@ async fn main() {
     .await
     .expect("pgbench");
     drop(pg);
+}
 
+async fn bench_mariadb() {
     let my = tokio::task::spawn_blocking(|| {
         Engine::MariaDb.start(ServerOptions::default().with_fsync(true))
     })
@@ -612,7 +635,4 @@ async fn main() {
     )
     .await;
     drop(my);
-
-    bench_etcd().await;
-    ratios();
 }
