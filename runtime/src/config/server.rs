@@ -628,9 +628,9 @@ impl ServerArgs {
     }
 }
 
+/// `edged server ARGV…` resolved, for tests across the crate.
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) fn parse_for_test(argv: &[&str]) -> Result<ServerConfig, String> {
     use clap::Parser;
 
     #[derive(Parser)]
@@ -639,10 +639,17 @@ mod tests {
         args: ServerArgs,
     }
 
+    let cli = Cli::try_parse_from(std::iter::once("edged").chain(argv.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    cli.args.resolve().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
     fn parse(argv: &[&str]) -> Result<ServerConfig, String> {
-        let cli = Cli::try_parse_from(std::iter::once("edged").chain(argv.iter().copied()))
-            .map_err(|e| e.to_string())?;
-        cli.args.resolve().map_err(|e| e.to_string())
+        parse_for_test(argv)
     }
 
     #[test]

@@ -548,21 +548,10 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::server::ServerArgs;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: ServerArgs,
-    }
+    use crate::config::server::parse_for_test;
 
     fn config(argv: &[&str]) -> ServerConfig {
-        Cli::try_parse_from(std::iter::once("edged").chain(argv.iter().copied()))
-            .expect("flags parse")
-            .args
-            .resolve()
-            .expect("valid config")
+        parse_for_test(argv).expect("valid config")
     }
 
     fn has(sans: &[San], name: &str) -> bool {
