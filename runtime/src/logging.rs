@@ -14,13 +14,17 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber. `level` is used when `RUST_LOG` is unset.
+/// Colours only when stderr is a terminal: journald, files and pipes get
+/// plain lines.
 pub fn init(format: LogFormat, level: &str) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         // The SQL driver logs every statement at debug: keep it quieter.
         EnvFilter::new(format!("{level},sqlx=warn,hyper=info,rustls=info,h2=info"))
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
