@@ -31,8 +31,6 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let namespaces = find("", "v1", "namespaces").expect("namespaces are served");
-    let accounts = find("", "v1", "serviceaccounts").expect("serviceaccounts are served");
-    let configmaps = find("", "v1", "configmaps").expect("configmaps are served");
     every("namespace", Duration::from_secs(1), cancel, || {
         let leader = *leader.borrow();
         async move {
@@ -44,39 +42,17 @@ pub async fn run(
                 .list(namespaces, None, 0, None, None)
                 .await?
                 .items;
-            let with_account: Vec<String> = api
-                .objects
-                .list(accounts, None, 0, None, None)
-                .await?
-                .items
-                .iter()
-                .filter(|sa| sa["metadata"]["name"] == "default")
-                .filter_map(|sa| sa["metadata"]["namespace"].as_str().map(str::to_owned))
-                .collect();
-            let with_ca: Vec<String> = api
-                .objects
-                .list(configmaps, None, 0, None, None)
-                .await?
-                .items
-                .iter()
-                .filter(|cm| {
-                    cm["metadata"]["name"] == ROOT_CA_CONFIGMAP
-                        && cm["data"]["ca.crt"] == server_ca_pem
-                })
-                .filter_map(|cm| cm["metadata"]["namespace"].as_str().map(str::to_owned))
-                .collect();
+            // Two reads per namespace, never a list of every ServiceAccount
+            // or ConfigMap in the cluster: both helpers read their one
+            // object first and write only when it is missing or changed.
             for ns in &all {
                 let name = ns["metadata"]["name"].as_str().unwrap_or_default();
                 if ns["metadata"].get("deletionTimestamp").is_some() {
                     terminate(api, name).await?;
                     continue;
                 }
-                if !with_account.iter().any(|n| n == name) {
-                    super::bootstrap::ensure_default_service_account(api, name).await?;
-                }
-                if !with_ca.iter().any(|n| n == name) {
-                    publish_root_ca(api, name, server_ca_pem).await?;
-                }
+                super::bootstrap::ensure_default_service_account(api, name).await?;
+                publish_root_ca(api, name, server_ca_pem).await?;
             }
             Ok(())
         }
