@@ -563,12 +563,13 @@ fn parser_message(e: &serde_saphyr::Error) -> String {
         .to_owned()
 }
 
-/// Values an error message must not show: what follows `token:`,
-/// `token-file:` or `datastore-endpoint:` on any line of the text.
+/// Values an error message must not show: what follows one of
+/// [`SECRET_KEYS`] and a colon on any line of the text.
 fn secret_fragments(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     for line in text.lines() {
-        for key in ["token:", "datastore-endpoint:"] {
+        for key in SECRET_KEYS.iter().map(|k| format!("{k}:")) {
+            let key = key.as_str();
             let mut rest = line;
             while let Some(i) = rest.find(key) {
                 rest = &rest[i + key.len()..];
