@@ -3,7 +3,8 @@
 //! transport, runs one [`vrrp::Instance`], feeds it the local API's readiness
 //! as its health check, and resigns (priority 0) on shutdown.
 //!
-//! Health: every advert interval the server's own readiness
+//! Health: every advert interval (at most ten times a second, since each
+//! check is a datastore round trip) the server's own readiness
 //! ([`crate::apiserver::supervisor::Supervisor::readiness`], in process) is
 //! checked; after [`HEALTH`]`.fall` failures in a row the advertised priority
 //! drops to 1, so any ready server takes the VIP, and it comes back after
@@ -41,6 +42,10 @@ pub const HEALTH: HealthConfig = HealthConfig {
     weight: 253,
     start_failing: true,
 };
+
+/// Health checks run every advert interval but no more often than this:
+/// each one asks the datastore.
+pub const MIN_HEALTH_PERIOD: Duration = Duration::from_millis(100);
 
 /// A health check may take this long even with short advert intervals
 /// (a datastore round trip on a busy board); slower counts as a failure.
@@ -235,7 +240,7 @@ impl Vip {
 
     /// Starts `cfg` over any transport (the tests use the crate's fake).
     pub fn spawn<N: NetOps + 'static>(cfg: VrrpConfig, net: N) -> Result<Self, VipError> {
-        let every = cfg.advert_interval.duration();
+        let every = cfg.advert_interval.duration().max(MIN_HEALTH_PERIOD);
         let (instance, handle) = Instance::new(cfg, net).map_err(VipError::from_config)?;
         let run = tokio::spawn(async move {
             let result = instance.run().await;
