@@ -9,7 +9,7 @@
 
 use std::net::Ipv4Addr;
 
-use vrrp::config::{ConfigError, select_primary};
+use vrrp::config::select_primary;
 use vrrp::{InterfaceName, VirtualIp};
 
 use super::VipError;
@@ -87,22 +87,7 @@ fn summary(interfaces: &[Interface]) -> String {
 }
 
 fn chosen(vip: VirtualIp, i: &Interface) -> Result<Chosen, VipError> {
-    let primary = select_primary(vip, &i.name, &i.ipv4).map_err(|e| match e {
-        ConfigError::VipNotOnSubnet { .. } => VipError::NotOnSubnet {
-            vip: vip.addr(),
-            interface: i.name.clone(),
-            addresses: addresses(&i.ipv4),
-        },
-        ConfigError::VipIsInterfaceAddress { prefix, .. } => VipError::VipIsInterfaceAddress {
-            vip: vip.addr(),
-            interface: i.name.clone(),
-            prefix,
-        },
-        ConfigError::NoIpv4Address { .. } => VipError::NoIpv4Address {
-            interface: i.name.clone(),
-        },
-        other => VipError::from_config(other),
-    })?;
+    let primary = select_primary(vip, &i.name, &i.ipv4).map_err(VipError::from_config)?;
     let name = i.name.parse().map_err(VipError::from_config)?;
     Ok(Chosen {
         name,
