@@ -121,8 +121,10 @@ fn private_dir(path: &Path) -> Result<(), ServerError> {
 /// not ready, and why. It presents the server's own certificate when one is
 /// on disk (a restart, so clients verify it as usual), else a temporary
 /// self-signed one (a first start has no CA yet).
+/// Dropping it (an early return) stops the listener too; [`Starting::stop`]
+/// also waits until the port is free.
 struct Starting {
-    stop: CancellationToken,
+    stop: tokio_util::sync::DropGuard,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -172,12 +174,15 @@ impl Starting {
             http::starting_router(reason),
             stop.clone(),
         ));
-        Ok(Self { stop, task })
+        Ok(Self {
+            stop: stop.drop_guard(),
+            task,
+        })
     }
 
     /// Stops serving and releases the port.
     async fn stop(self) {
-        self.stop.cancel();
+        drop(self.stop);
         let _ = self.task.await;
     }
 }
