@@ -19,20 +19,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use super::resources::ResourceType;
 use super::status::{ApiError, GroupResource};
 
-/// Non-resource paths any authenticated identity may `get` (prefixes end in `/`).
-const PUBLIC_PATHS: &[&str] = &[
-    "/api",
-    "/api/",
-    "/apis",
-    "/apis/",
-    "/openapi/",
-    "/version",
-    "/healthz",
-    "/livez",
-    "/readyz",
-    "/cacerts",
-    "/ping",
-];
 use crate::secret::Secret;
 
 /// Group of the administrator certificate.
@@ -43,6 +29,14 @@ pub const NODES: &str = "system:nodes";
 pub const TOKEN_SERVER: &str = "edge:server";
 /// Group of a client holding the node (agent) token.
 pub const TOKEN_AGENT: &str = "edge:agent";
+
+/// Paths served to anyone, without credentials (the router's own routes).
+pub const ANONYMOUS_PATHS: &[&str] = &[
+    "/cacerts", "/ping", "/healthz", "/livez", "/readyz", "/version",
+];
+
+/// Discovery paths any certificate identity may `get` (prefixes end in `/`).
+const DISCOVERY_PATHS: &[&str] = &["/api", "/api/", "/apis", "/apis/", "/openapi/"];
 
 /// An authenticated user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,10 +177,16 @@ impl<'a> Attributes<'a> {
 /// Allows a request for a path that is not a resource (`kubectl auth can-i
 /// get /healthz`), or says why not.
 pub fn decide_non_resource(who: &Identity, verb: &str, path: &str) -> Result<(), String> {
-    let public = PUBLIC_PATHS
-        .iter()
-        .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)));
-    if who.in_group(MASTERS) || (!who.is_token() && verb == "get" && public) {
+    let matches = |paths: &[&str]| {
+        paths
+            .iter()
+            .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)))
+    };
+    let get = verb == "get";
+    if who.in_group(MASTERS)
+        || (get && matches(ANONYMOUS_PATHS))
+        || (get && !who.is_token() && matches(DISCOVERY_PATHS))
+    {
         return Ok(());
     }
     Err(format!(
@@ -194,6 +194,7 @@ pub fn decide_non_resource(who: &Identity, verb: &str, path: &str) -> Result<(),
         who.user
     ))
 }
+
 /// Allows or forbids a Kubernetes API request: 403 with a Status saying why.
 pub fn authorize(who: &Identity, a: &Attributes<'_>) -> Result<(), ApiError> {
     decide(who, a).map_err(|why| {
@@ -392,6 +393,7 @@ mod tests {
         assert!(decide_non_resource(&node, "get", "/apis/apps/v1").is_ok());
         assert!(decide_non_resource(&node, "get", "/metrics").is_err());
         assert!(decide_non_resource(&node, "post", "/healthz").is_err());
-        assert!(decide_non_resource(&token, "get", "/healthz").is_err());
+        assert!(decide_non_resource(&token, "get", "/healthz").is_ok());
+        assert!(decide_non_resource(&token, "get", "/api/v1").is_err());
     }
 }
