@@ -113,24 +113,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
 /// and every other request is a 503 that says the same.
 pub fn starting_router(reason: String) -> Router {
     let reason = Arc::new(reason);
-    let not_ready = {
+    let check = {
         let reason = reason.clone();
-        move || {
+        move |req: Request| {
             let reason = reason.clone();
-            async move {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("[-]{reason}\nreadyz check failed\n"),
-                )
-                    .into_response()
-            }
+            async move { not_ready(req.uri().path(), &reason) }
         }
     };
     Router::new()
         .route("/ping", get(|| async { "pong" }))
         .route("/livez", get(|| async { "ok" }))
-        .route("/readyz", get(not_ready.clone()))
-        .route("/healthz", get(not_ready))
+        .route("/readyz", get(check.clone()))
+        .route("/healthz", get(check))
         .fallback(move || {
             let reason = reason.clone();
             async move {
@@ -169,12 +163,9 @@ async fn cacerts(State(shared): State<Arc<Shared>>) -> Response {
 /// `/readyz` and `/healthz`: `ok`, or 503 with the failing check; with
 /// `?verbose`, every check on a line of its own as kube-apiserver lists them.
 async fn health(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let endpoint = req.uri().path().trim_start_matches('/').to_owned();
-    let verbose = req.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|p| p == "verbose" || p.starts_with("verbose="))
-    });
-    if verbose {
+    let path = req.uri().path();
+    let endpoint = path.trim_start_matches('/');
+    if super::request::query_map(req.uri().query()).contains_key("verbose") {
         let checks = shared.supervisor.readiness_checks().await;
         let ok = checks.iter().all(|(_, r)| r.is_ok());
         let mut body = String::new();
@@ -195,12 +186,18 @@ async fn health(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     match shared.supervisor.readiness().await {
         Ok(()) => "ok".into_response(),
-        Err(why) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("[-]{why}\n{endpoint} check failed\n"),
-        )
-            .into_response(),
+        Err(why) => not_ready(path, &why),
     }
+}
+
+/// The 503 of `/readyz` or `/healthz` (`path`) that failed because of `why`.
+fn not_ready(path: &str, why: &str) -> Response {
+    let endpoint = path.trim_start_matches('/');
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("[-]{why}\n{endpoint} check failed\n"),
+    )
+        .into_response()
 }
 
 async fn version(req: Request) -> Response {
