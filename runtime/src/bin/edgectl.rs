@@ -143,8 +143,8 @@ fn config(cmd: ConfigCommand) -> anyhow::Result<bool> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(LogFormat::Text, &cli.log_level);
-    // Offline commands: no async runtime needed.
-    let cli = match cli.command {
+    let (server, token, output) = match cli.command {
+        // Offline: no async runtime needed.
         Command::Config(cmd) => {
             return match config(cmd) {
                 Ok(true) => ExitCode::SUCCESS,
@@ -155,10 +155,11 @@ fn main() -> ExitCode {
                 }
             };
         }
-        other => Cli {
-            command: other,
-            ..cli
-        },
+        Command::Kubeconfig {
+            server,
+            token,
+            output,
+        } => (server, token, output),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -171,24 +172,15 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Kubeconfig {
-                server,
-                token,
-                output,
-            } => {
-                let issued = ctl::kubeconfig::fetch(&server, &Secret::new(token)).await?;
-                match output {
-                    Some(path) => {
-                        ctl::kubeconfig::write(&path, &issued)?;
-                        eprintln!("wrote {}", path.display());
-                    }
-                    None => print!("{}", issued.kubeconfig.expose()),
-                }
-                Ok::<(), anyhow::Error>(())
+        let issued = ctl::kubeconfig::fetch(&server, &Secret::new(token)).await?;
+        match output {
+            Some(path) => {
+                ctl::kubeconfig::write(&path, &issued)?;
+                eprintln!("wrote {}", path.display());
             }
-            Command::Config(_) => Ok(()),
+            None => print!("{}", issued.kubeconfig.expose()),
         }
+        Ok::<(), anyhow::Error>(())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
