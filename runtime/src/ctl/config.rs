@@ -11,14 +11,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::boot::layout::Layout;
 use crate::config::render;
 use crate::config::tree::Layer;
 use crate::config::validate::{Diagnostic, Input, Loaded, load};
-
-/// Where the device keeps its configuration sources.
-pub const DEVICE_SITE_CONFIG: &str = "/usr/lib/edge/site.yaml";
-pub const DEVICE_BOOT_CONFIG: &str = "/boot/edge.yaml";
-pub const DEVICE_CMDLINE: &str = "/proc/cmdline";
 
 /// The layers to check, lowest first.
 #[derive(Debug, Clone, Default)]
@@ -32,13 +28,15 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The device's own sources, those that exist.
+    /// The device's own sources, those that exist: the paths `edged init`
+    /// reads ([`Layout::device`]).
     pub fn device() -> Self {
-        let existing = |p: &str| Some(PathBuf::from(p)).filter(|p| p.exists());
+        let layout = Layout::device();
+        let existing = |p: PathBuf| Some(p).filter(|p| p.exists());
         Self {
-            site: existing(DEVICE_SITE_CONFIG),
-            files: existing(DEVICE_BOOT_CONFIG).into_iter().collect(),
-            cmdline: std::fs::read_to_string(DEVICE_CMDLINE).ok(),
+            site: existing(layout.site_config.clone()),
+            files: existing(layout.edge_yaml()).into_iter().collect(),
+            cmdline: std::fs::read_to_string(&layout.cmdline).ok(),
         }
     }
 
