@@ -298,6 +298,40 @@ pub const DISABLABLE: &[&str] = &[
     "runtimes",
 ];
 
+/// K3s's `--cluster-cidr` default.
+pub fn default_cluster_cidr() -> Cidr {
+    Cidr::of_address(IpAddr::V4(Ipv4Addr::new(10, 42, 0, 0)), 16)
+}
+
+/// K3s's `--service-cidr` default.
+pub fn default_service_cidr() -> Cidr {
+    Cidr::of_address(IpAddr::V4(Ipv4Addr::new(10, 43, 0, 0)), 16)
+}
+
+/// K3s's `--cluster-dns` default.
+pub const DEFAULT_CLUSTER_DNS: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 43, 0, 10));
+
+/// The rules the three network flags must keep together, for `edged server`
+/// and `edgectl config validate` alike: each broken one as (flag, message).
+pub fn network_errors(cluster: Cidr, service: Cidr, dns: IpAddr) -> Vec<(&'static str, String)> {
+    let mut errors = Vec::new();
+    if !service.contains(dns) {
+        errors.push((
+            "cluster-dns",
+            format!("{dns} is outside the service network {service} (service-cidr)"),
+        ));
+    }
+    if cluster.contains(service.addr()) || service.contains(cluster.addr()) {
+        errors.push((
+            "service-cidr",
+            format!(
+                "the service network {service} overlaps the pod network {cluster} (cluster-cidr)"
+            ),
+        ));
+    }
+    errors
+}
+
 /// Flags every server of a cluster must agree on (K3s's list). The first
 /// server records them in the datastore; the others must match.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -530,15 +564,15 @@ impl ServerArgs {
             cluster_cidr: self
                 .cluster_cidr
                 .or(file.cluster_cidr)
-                .unwrap_or_else(|| "10.42.0.0/16".parse().expect("default parses")),
+                .unwrap_or_else(default_cluster_cidr),
             service_cidr: self
                 .service_cidr
                 .or(file.service_cidr)
-                .unwrap_or_else(|| "10.43.0.0/16".parse().expect("default parses")),
+                .unwrap_or_else(default_service_cidr),
             cluster_dns: self
                 .cluster_dns
                 .or(file.cluster_dns)
-                .unwrap_or(IpAddr::V4(Ipv4Addr::new(10, 43, 0, 10))),
+                .unwrap_or(DEFAULT_CLUSTER_DNS),
             cluster_domain,
             disable,
             disable_helm_controller: self
@@ -558,24 +592,17 @@ impl ServerArgs {
                 .or(file.secrets_encryption)
                 .unwrap_or(false),
         };
-        if !critical.service_cidr.contains(critical.cluster_dns) {
-            return Err(ConfigError::Invalid {
-                key: "cluster-dns".into(),
-                message: format!(
-                    "{} is outside the service network {}",
-                    critical.cluster_dns, critical.service_cidr
-                ),
-            });
-        }
-        if critical.cluster_cidr.contains(critical.service_cidr.addr())
-            || critical.service_cidr.contains(critical.cluster_cidr.addr())
+        if let Some((key, message)) = network_errors(
+            critical.cluster_cidr,
+            critical.service_cidr,
+            critical.cluster_dns,
+        )
+        .into_iter()
+        .next()
         {
             return Err(ConfigError::Invalid {
-                key: "service-cidr".into(),
-                message: format!(
-                    "the service network {} overlaps the cluster network {}",
-                    critical.service_cidr, critical.cluster_cidr
-                ),
+                key: key.into(),
+                message,
             });
         }
         let vip = VipInputs {

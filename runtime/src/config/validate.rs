@@ -23,7 +23,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -33,8 +33,8 @@ use super::edge::{
     AGENT_KEYS, EdgeFile, HostAddress, InterfaceSection, List, Role, SERVER_KEYS, ServerUrl, Text,
     Token,
 };
+use super::server;
 use super::tree::{self, Entry, Layer, Loc, Node, Seg, Source, TreeError, Value, dotted};
-use super::types::Cidr;
 use crate::datastore::{Backend, TlsFiles};
 
 /// How bad a diagnostic is.
@@ -861,33 +861,18 @@ fn resolve(mut merged: Node, role_failed: bool) -> (Option<EdgeConfig>, Vec<Diag
     let cluster_cidr = file
         .cluster_cidr
         .as_ref()
-        .map(|t| t.0)
-        .unwrap_or_else(|| Cidr::of_address(IpAddr::V4(Ipv4Addr::new(10, 42, 0, 0)), 16));
+        .map_or_else(server::default_cluster_cidr, |t| t.0);
     let service_cidr = file
         .service_cidr
         .as_ref()
-        .map(|t| t.0)
-        .unwrap_or_else(|| Cidr::of_address(IpAddr::V4(Ipv4Addr::new(10, 43, 0, 0)), 16));
+        .map_or_else(server::default_service_cidr, |t| t.0);
     if role == Role::Server {
         let dns = file
             .cluster_dns
             .as_ref()
-            .map_or(IpAddr::V4(Ipv4Addr::new(10, 43, 0, 10)), |t| t.0);
-        if !service_cidr.contains(dns) {
-            c.error(
-                &["cluster-dns"],
-                format!("{dns} is outside the service network {service_cidr} (service-cidr)"),
-            );
-        }
-        if cluster_cidr.contains(service_cidr.addr()) || service_cidr.contains(cluster_cidr.addr())
-        {
-            c.error(
-                &["service-cidr"],
-                format!(
-                    "the service network {service_cidr} overlaps the pod network {cluster_cidr} \
-                     (cluster-cidr)"
-                ),
-            );
+            .map_or(server::DEFAULT_CLUSTER_DNS, |t| t.0);
+        for (key, message) in server::network_errors(cluster_cidr, service_cidr, dns) {
+            c.error(&[key], message);
         }
         if let Some(v) = &vip {
             for (name, net) in [
