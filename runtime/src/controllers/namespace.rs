@@ -51,8 +51,16 @@ pub async fn run(
                     terminate(api, name).await?;
                     continue;
                 }
-                super::bootstrap::ensure_default_service_account(api, name).await?;
-                publish_root_ca(api, name, server_ca_pem).await?;
+                let filled = async {
+                    super::bootstrap::ensure_default_service_account(api, name).await?;
+                    publish_root_ca(api, name, server_ca_pem).await
+                };
+                match filled.await {
+                    // Deleted since it was listed: it refuses new content
+                    // (403) or is gone (404); nothing to fill.
+                    Err(e) if e.code == 403 || e.code == 404 => {}
+                    other => other?,
+                }
             }
             Ok(())
         }
@@ -75,9 +83,7 @@ async fn publish_root_ca(api: &Api, namespace: &str, ca_pem: &str) -> Result<(),
         })
         .await?;
     if updated.is_none() {
-        // A namespace deleted since it was listed refuses new content (403)
-        // or is gone (404): nothing to publish there.
-        let created = super::bootstrap::ensure(
+        super::bootstrap::ensure(
             api,
             rt,
             Some(namespace),
@@ -93,11 +99,7 @@ async fn publish_root_ca(api: &Api, namespace: &str, ca_pem: &str) -> Result<(),
                 "data": wanted,
             }),
         )
-        .await;
-        match created {
-            Err(e) if e.code == 403 || e.code == 404 => {}
-            other => other?,
-        }
+        .await?;
     }
     Ok(())
 }
