@@ -445,24 +445,18 @@ struct Datastore {
     endpoint: String,
 }
 
-fn datastore(lab: &Lab) -> Datastore {
+fn datastore() -> Datastore {
     let pg = or_skip(
         "PostgreSQL (for a datastore the test can stop)",
         Postgres::start(ServerOptions::default()),
     )
     .expect("PostgreSQL");
-    // The endpoint's socket form (`?host=DIR`) dials DIR/.s.PGSQL.5432: link
-    // that name to the instance's socket, which carries its own port.
-    let dir = lab.dir.path().join("pg-socket");
-    private_dir(&dir);
-    std::os::unix::fs::symlink(
-        pg.socket_dir().join(format!(".s.PGSQL.{}", pg.port())),
-        dir.join(".s.PGSQL.5432"),
-    )
-    .expect("socket link");
+    // The socket form: `?host=DIR` with the instance's own port dials
+    // DIR/.s.PGSQL.PORT, the same file from every namespace.
     let endpoint = format!(
-        "postgres://{USER}:{PASSWORD}@localhost/vip?host={}&sslmode=disable",
-        dir.display()
+        "postgres://{USER}:{PASSWORD}@localhost:{}/vip?host={}&sslmode=disable",
+        pg.port(),
+        pg.socket_dir().display()
     );
     Datastore { pg, endpoint }
 }
@@ -475,7 +469,7 @@ fn failing_datastore_loses_the_vip_to_a_ready_server_and_recovery_takes_it_back(
         return;
     }
     let lab = Lab::new("ehealth", 2);
-    let mut db = datastore(&lab);
+    let mut db = datastore();
     db.pg.stop().expect("stop PostgreSQL");
 
     // A lone server whose datastore is down still holds the VIP while it boots.
