@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use edge_runtime::config::server::TokenArg;
 use edge_runtime::ctl;
 use edge_runtime::logging::{self, LogFormat};
-use edge_runtime::secret::Secret;
+use edge_runtime::pki::Token;
 
 /// Operate an Edgeplane cluster.
 #[derive(Debug, Parser)]
@@ -28,8 +29,8 @@ enum Command {
         #[arg(long, env = "EDGE_URL")]
         server: String,
         /// The token (the full K10 token from <data-dir>/server/token verifies the server)
-        #[arg(long, env = "EDGE_TOKEN", hide_env_values = true)]
-        token: String,
+        #[arg(long, env = "EDGE_TOKEN", hide_env_values = true, value_parser = TokenArg)]
+        token: Token,
         /// Write the kubeconfig here (mode 0600) instead of printing it
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
@@ -172,7 +173,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let issued = ctl::kubeconfig::fetch(&server, &Secret::new(token)).await?;
+        let issued = ctl::kubeconfig::fetch(&server, &token).await?;
         match output {
             Some(path) => {
                 ctl::kubeconfig::write(&path, &issued)?;

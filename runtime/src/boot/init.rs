@@ -760,12 +760,13 @@ fn store_token(path: &Path, token: &Token) -> Result<(), super::BootError> {
             .create(dir)
             .map_err(|e| super::BootError::io("cannot create", dir, e))?;
     }
-    if std::fs::read_to_string(path).is_ok_and(|t| t.trim() == token.0.expose().as_str()) {
+    if std::fs::read_to_string(path).is_ok_and(|t| t.trim() == token.as_written().expose().as_str())
+    {
         return Ok(());
     }
     status::write_atomic(
         path,
-        format!("{}\n", token.0.expose()).as_bytes(),
+        format!("{}\n", token.as_written().expose()).as_bytes(),
         Some(0o600),
     )
 }

@@ -20,7 +20,6 @@ use crate::pki::bootstrap::{bootstrap_key, decrypt_bundle, encrypt_bundle};
 use crate::pki::cluster::{ClusterPki, tls_dir};
 use crate::pki::identity::ca_hash;
 use crate::pki::token::{self, Token};
-use crate::secret::Secret;
 
 /// Where the first server records the critical flags.
 pub const CRITICAL_CONFIG_KEY: &str = "/edge/critical-config";
@@ -38,6 +37,13 @@ pub enum ClusterError {
         token_file
     )]
     TokenRequired { token_file: String },
+    #[error(
+        "the --token given pins the CA hash {token_hash}, but the datastore holds no cluster \
+         yet and this server has no CA, so the new cluster's CA cannot match it; to start a \
+         new cluster pass only the token's secret part (after the last ':'), or point \
+         --datastore-endpoint at the cluster's database"
+    )]
+    PinnedTokenWithoutCluster { token_hash: String },
     #[error("{0}")]
     Pki(#[from] PkiError),
     #[error("datastore: {0}")]
@@ -60,16 +66,22 @@ pub struct Difference {
 
 /// The cluster's PKI and this server's token, from the datastore (joining)
 /// or newly made (first server).
+///
+/// One secret is chosen before anything else (`--token`, else the token
+/// file, else a new one for a first server) and used both to key the
+/// bootstrap data and in the token file written at the end, so a first
+/// server started without `--token` restarts from its own token file and
+/// joiners use that file's token. A `--token` that pins a CA is checked
+/// against the cluster's CA before anything is written, here or locally.
 pub async fn bootstrap(
     store: &Store,
     data_dir: &Path,
-    token_flag: Option<&Secret<String>>,
+    token_flag: Option<&Token>,
 ) -> Result<(ClusterPki, Token), ClusterError> {
     let existing = token::read_server_token(data_dir)?;
-    let secret: Secret<String> = match (token_flag, &existing) {
-        (Some(flag), _) => Token::parse(flag.expose())?.secret().clone(),
-        (None, Some(t)) => t.secret().clone(),
-        (None, None) => {
+    let secret = match token::server_secret(token_flag, existing.as_ref()) {
+        Some(secret) => secret,
+        None => {
             let held = store
                 .list(&KeyRange::prefix("/bootstrap/"), 1, None)
                 .await?;
@@ -81,15 +93,16 @@ pub async fn bootstrap(
             token::generate_secret()
         }
     };
-    let lookup = Token::new(None, token::SERVER_USER, secret);
+    let lookup = Token::new(None, token::SERVER_USER, secret.clone());
     let key = bootstrap_key(&lookup);
+    let dir = tls_dir(data_dir);
     let started = Instant::now();
-    let pki = loop {
+    let (pki, joined) = loop {
         let (_, found) = store.get(&key).await?;
         match found {
             Some(kv) if !kv.value.is_empty() => {
                 let bundle = decrypt_bundle(&kv.value, &lookup)?;
-                break ClusterPki::from_bundle(&bundle)?;
+                break (ClusterPki::from_bundle(&bundle)?, true);
             }
             Some(kv) => {
                 // Another server holds the lock and is generating the PKI.
@@ -112,23 +125,33 @@ pub async fn bootstrap(
                 if held.kvs.iter().any(|kv| kv.key != key) {
                     return Err(PkiError::BootstrapWrongToken.into());
                 }
+                // A server that ran alone before keeps its CA; otherwise a new
+                // one, which no pinned token can match. Decided before the
+                // lock is taken, so a refusal leaves the datastore untouched.
+                let pki = if ClusterPki::is_present(&dir) {
+                    ClusterPki::load(&dir)?
+                } else if let Some(token_hash) = token_flag.and_then(Token::ca_hash) {
+                    return Err(ClusterError::PinnedTokenWithoutCluster {
+                        token_hash: token_hash.to_owned(),
+                    });
+                } else {
+                    ClusterPki::generate()?
+                };
+                let hash = server_ca_hash(&pki)?;
+                token::check_pin(token_flag, &hash)?;
+                // The token file before any data keyed by its secret: a crash
+                // in between must not leave a cluster whose token nobody has.
+                token::write_server_token(data_dir, &token::server_token(secret.clone(), &hash))?;
                 let lock = match store.create(&key, Vec::new(), 0).await {
                     Ok(kv) => kv,
                     Err(DatastoreError::KeyExists { .. }) => continue,
                     Err(e) => return Err(e.into()),
                 };
-                // A server that ran alone before keeps its CA; otherwise a new one.
-                let dir = tls_dir(data_dir);
-                let pki = if ClusterPki::is_present(&dir) {
-                    ClusterPki::load(&dir)?
-                } else {
-                    ClusterPki::generate()?
-                };
                 let blob = encrypt_bundle(&pki.to_bundle(), &lookup)?;
                 match store.update(&key, blob, lock.mod_revision, 0).await {
                     Ok(_) => {
                         tracing::info!("stored the cluster's bootstrap data in the datastore");
-                        break pki;
+                        break (pki, false);
                     }
                     // Our lock was taken over meanwhile: start again.
                     Err(DatastoreError::Conflict { .. } | DatastoreError::NotFound { .. }) => {
@@ -139,7 +162,17 @@ pub async fn bootstrap(
             }
         }
     };
-    let dir = tls_dir(data_dir);
+    let hash = server_ca_hash(&pki)?;
+    token::check_pin(token_flag, &hash)?;
+    if joined && token_flag.is_some_and(|t| t.ca_hash().is_none()) {
+        tracing::warn!(
+            ca_hash = %hash,
+            token_file = %token::token_path(data_dir).display(),
+            "the token is a bare secret: this server trusts the cluster CA it found in the \
+             datastore on first use; start servers with the full K10 token from the token file \
+             to have the CA checked"
+        );
+    }
     let same = ClusterPki::is_present(&dir)
         && ClusterPki::load(&dir).is_ok_and(|local| local.to_bundle() == pki.to_bundle());
     if !same {
@@ -148,10 +181,14 @@ pub async fn bootstrap(
         }
         pki.save(&dir)?;
     }
-    let hash = ca_hash(pki.server_ca.cert_pem().as_bytes())?;
-    let token = token::server_token(token_flag, existing.as_ref(), &hash)?;
+    let token = token::server_token(secret, &hash);
     token::write_server_token(data_dir, &token)?;
     Ok((pki, token))
+}
+
+/// The hash a full token pins: SHA-256 of the server CA certificate.
+fn server_ca_hash(pki: &ClusterPki) -> Result<String, PkiError> {
+    ca_hash(pki.server_ca.cert_pem().as_bytes())
 }
 
 /// The flags as their names and printable values, in K3s's order.
@@ -263,5 +300,50 @@ mod tests {
             "{message}"
         );
         assert!(differences(&config(), &config()).is_empty());
+    }
+
+    /// The token bug of the seed's step 4, at library level on SQLite: one
+    /// secret keys the bootstrap data and is written to the token file.
+    #[tokio::test]
+    async fn a_tokenless_first_server_writes_the_token_its_cluster_uses() {
+        use crate::datastore::{Endpoint, StoreOptions};
+        let db = tempfile::tempdir().expect("tmp");
+        let endpoint = Endpoint::default_sqlite(db.path());
+        let store = Store::open(&endpoint, StoreOptions::default())
+            .await
+            .expect("open");
+        let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().expect("tmp")).collect();
+        let file =
+            |d: &tempfile::TempDir| std::fs::read(token::token_path(d.path())).expect("token");
+
+        let (pki, first) = bootstrap(&store, dirs[0].path(), None)
+            .await
+            .expect("first");
+        let written = file(&dirs[0]);
+        // Restart without a token: the same secret from the file, the same CA.
+        let (again, restarted) = bootstrap(&store, dirs[0].path(), None)
+            .await
+            .expect("restart");
+        assert_eq!(restarted, first);
+        assert_eq!(again.to_bundle(), pki.to_bundle());
+        assert_eq!(file(&dirs[0]), written);
+        // A joiner with the full token from the file, and one with its bare secret.
+        let full =
+            Token::parse_trimmed(std::str::from_utf8(&written).expect("utf-8")).expect("full");
+        let bare = Token::parse(first.secret().expose()).expect("bare");
+        for (dir, given) in [(&dirs[1], &full), (&dirs[2], &bare)] {
+            let (joined, token) = bootstrap(&store, dir.path(), Some(given))
+                .await
+                .expect("join");
+            assert_eq!(joined.to_bundle(), pki.to_bundle());
+            assert_eq!(token, first);
+            assert_eq!(file(dir), written);
+        }
+        // A joiner without any token is told where to read it.
+        let err = bootstrap(&store, dirs[3].path(), None)
+            .await
+            .expect_err("refused");
+        assert!(matches!(err, ClusterError::TokenRequired { .. }), "{err}");
+        store.close().await;
     }
 }

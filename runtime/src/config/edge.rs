@@ -21,7 +21,6 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value as Json, json};
-use sha2::Digest;
 
 use super::server::DISABLABLE;
 use super::types::{Cidr, FileMode, Label, NodeName, Taint, is_dns_subdomain};
@@ -272,38 +271,18 @@ impl Leaf for Role {
     }
 }
 
-/// The cluster token, as written (a bare secret or a full `K10…` token).
-#[derive(Clone, PartialEq, Eq)]
-pub struct Token(pub Secret<String>);
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
-impl Token {
-    /// sha256 of the token text, lowercase hex: what replaces it on the FAT partition.
-    pub fn sha256(&self) -> String {
-        hex::encode(sha2::Sha256::digest(self.0.expose().as_bytes()))
-    }
-}
+/// The cluster token: the one [`Token`] type every path parses it into.
+pub use crate::pki::token::Token;
 
 impl Leaf for Token {
     fn parse(t: &str) -> Result<Self, String> {
-        let t = t.trim();
-        if t.is_empty() {
-            return Err("the token is empty".into());
-        }
-        if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(
-                "the token contains spaces or control characters; a token is one word \
-                 (quote it if it contains `#` or `:`)"
-                    .into(),
-            );
-        }
-        crate::pki::token::Token::parse(t).map_err(|e| format!("not a valid token: {e}"))?;
-        Ok(Self(Secret::new(t.to_owned())))
+        Token::parse_trimmed(t).map_err(|e| match e {
+            crate::pki::PkiError::EmptyToken => "the token is empty".into(),
+            crate::pki::PkiError::TokenCharacters => {
+                format!("{e} (quote it if it contains `#` or `:`)")
+            }
+            e => format!("not a valid token: {e}"),
+        })
     }
     fn to_json(&self) -> Json {
         Json::from("<redacted>")
@@ -1011,8 +990,8 @@ mod tests {
         );
         assert!(ServerUrl::parse("http://10.0.0.1:6443").is_err());
         assert!(ServerUrl::parse("https://10.0.0.1:6443").is_ok());
-        let e = Token::parse("a b").expect_err("space");
-        assert!(!e.contains("a b"));
+        let e = <Token as Leaf>::parse("s3c ret").expect_err("space");
+        assert!(e.contains("spaces") && !e.contains("s3c"), "{e}");
         assert_eq!(
             vrrp::Vrid::parse("300").expect_err("range"),
             "`300` is not valid: a virtual router id is 1..=255, and the same on every server sharing the VIP"
@@ -1028,7 +1007,7 @@ mod tests {
         let d = DatastoreUrl::parse("postgres://edge:pw-secret@10.0.0.5:5432/edge").expect("ok");
         assert!(!d.to_json().to_string().contains("pw-secret"));
         assert!(!format!("{d:?}").contains("pw-secret"));
-        let t = Token::parse("site-secret-token").expect("ok");
+        let t = <Token as Leaf>::parse("site-secret-token").expect("ok");
         assert_eq!(t.to_json(), Json::from("<redacted>"));
         assert!(!format!("{t:?}").contains("site-secret"));
     }

@@ -88,7 +88,7 @@ pub fn scrub(loaded: &Loaded) {
         return;
     };
     if let Ok(out) = crate::boot::scrub::scrub_text(text, tree, token) {
-        assert!(!out.contains(token.0.expose().as_str()), "{out}");
+        assert!(!out.contains(token.as_written().expose().as_str()), "{out}");
         assert!(out.contains(&token.sha256()), "{out}");
     }
 }

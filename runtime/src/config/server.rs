@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::ConfigError;
 use super::types::{Cidr, FileMode, Label, NodeName, Taint};
 use crate::datastore::{Endpoint, TlsFiles};
+use crate::pki::token::Token;
 use crate::secret::Secret;
 use vrrp::{AdvertInterval, ChecksumMode, InterfaceName, Priority, VirtualIp, Vrid};
 
@@ -34,8 +35,14 @@ pub struct ServerArgs {
     pub data_dir: Option<PathBuf>,
 
     /// Shared secret servers join with (a bare secret or a full K10 token)
-    #[arg(long, short = 't', env = "EDGE_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    #[arg(
+        long,
+        short = 't',
+        env = "EDGE_TOKEN",
+        hide_env_values = true,
+        value_parser = TokenArg
+    )]
+    pub token: Option<Token>,
 
     /// File holding the token
     #[arg(long, env = "EDGE_TOKEN_FILE", value_name = "FILE")]
@@ -211,12 +218,41 @@ pub struct ServerArgs {
     pub vrrp_checksum: Option<ChecksumMode>,
 }
 
+/// clap's parser for `--token`/`EDGE_TOKEN`: [`Token::parse`], with an error
+/// that, unlike clap's own "invalid value '…'", never repeats the value.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenArg;
+
+impl clap::builder::TypedValueParser for TokenArg {
+    type Value = Token;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Token, clap::Error> {
+        let name = arg.map_or_else(|| "--token".to_owned(), |a| format!("--{}", a.get_id()));
+        let invalid = |message: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for {name}: {message}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("the token is not UTF-8".into()))?;
+        Token::parse(text).map_err(|e| invalid(e.to_string()))
+    }
+}
+
 /// The same keys, as a config file holds them.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct ServerFile {
     pub data_dir: Option<PathBuf>,
-    pub token: Option<String>,
+    pub token: Option<Token>,
     pub token_file: Option<PathBuf>,
     pub datastore_endpoint: Option<String>,
     pub datastore_cafile: Option<PathBuf>,
@@ -423,7 +459,7 @@ impl VipInputs {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
-    pub token: Option<Secret<String>>,
+    pub token: Option<Token>,
     pub datastore: Endpoint,
     /// Whether the datastore was given (false: the embedded SQLite default).
     pub external_datastore: bool,
@@ -504,23 +540,22 @@ impl ServerArgs {
         let token_file = self.token_file.or(file.token_file);
         let token = match (self.token.or(file.token), token_file) {
             (Some(t), _) => Some(t),
-            (None, Some(path)) => Some(
-                std::fs::read_to_string(&path)
-                    .map_err(|source| ConfigError::Read {
+            (None, Some(path)) => {
+                let text = Secret::new(std::fs::read_to_string(&path).map_err(|source| {
+                    ConfigError::Read {
                         path: path.clone(),
                         source,
-                    })?
-                    .trim()
-                    .to_owned(),
-            ),
+                    }
+                })?);
+                Some(
+                    Token::parse_trimmed(text.expose()).map_err(|e| ConfigError::Invalid {
+                        key: "token-file".into(),
+                        message: format!("{}: {e}", path.display()),
+                    })?,
+                )
+            }
             (None, None) => None,
         };
-        if token.as_deref() == Some("") {
-            return Err(ConfigError::Invalid {
-                key: "token".into(),
-                message: "the token is empty".into(),
-            });
-        }
         let tls = TlsFiles {
             ca_file: self.datastore_cafile.or(file.datastore_cafile),
             cert_file: self.datastore_certfile.or(file.datastore_certfile),
@@ -626,7 +661,7 @@ impl ServerArgs {
                 }
             });
         Ok(ServerConfig {
-            token: token.map(Secret::new),
+            token,
             datastore,
             external_datastore,
             bind_address: self
@@ -745,6 +780,37 @@ mod tests {
         assert_eq!(tls.ca_file.as_deref(), Some(Path::new("/flag/ca.pem")));
         assert_eq!(tls.cert_file.as_deref(), Some(Path::new("/flag/cert.pem")));
         assert_eq!(tls.key_file.as_deref(), Some(Path::new("/file/key.pem")));
+    }
+
+    /// Flag, config file and token file parse the token with the one
+    /// [`Token`] parser: the same refusals, none of which repeats the value.
+    #[test]
+    fn every_token_source_is_one_word_and_never_echoed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let config = dir.path().join("config.yaml");
+        let token_file = dir.path().join("token");
+        std::fs::write(&config, "token: \"hunter2 x\"\n").expect("write");
+        std::fs::write(&token_file, "hunter2 x\n").expect("write");
+        let (config, token_file) = (
+            config.display().to_string(),
+            token_file.display().to_string(),
+        );
+        for (argv, key) in [
+            (vec!["--token", "hunter2 x"], "--token"),
+            (vec!["--config", &config], "line 1 column 8"),
+            (vec!["--token-file", &token_file], "invalid token-file"),
+        ] {
+            let e = parse(&argv).expect_err("refused");
+            assert!(
+                e.contains(key) && e.contains("the token contains spaces"),
+                "{argv:?}: {e}"
+            );
+            assert!(!e.contains("hunter2"), "{argv:?}: the token leaked: {e}");
+        }
+        // A token file's final newline is not part of the token.
+        std::fs::write(dir.path().join("token"), "K10::server:hunter2\n").expect("write");
+        let c = parse(&["--token-file", &token_file]).expect("valid");
+        assert_eq!(c.token.expect("token").secret().expose(), "hunter2");
     }
 
     #[test]

@@ -733,7 +733,7 @@ fn resolve(mut merged: Node, role_failed: bool) -> (Option<EdgeConfig>, Vec<Diag
     let token = if let Some(t) = &file.token {
         let e = merged.find(&["token"]);
         let src = e.map(|e| e.value.loc.source.clone());
-        if t.0.0.expose().len() < 16 {
+        if t.0.as_written().expose().len() < 16 {
             c.warn(
                 &["token"],
                 "the token is shorter than 16 characters; the cluster's bootstrap data is \

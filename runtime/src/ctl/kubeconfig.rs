@@ -40,12 +40,11 @@ pub struct Issued {
 }
 
 /// Fetches credentials from `server` with `token`.
-pub async fn fetch(server: &str, token: &Secret<String>) -> Result<Issued, KubeconfigError> {
+pub async fn fetch(server: &str, token: &Token) -> Result<Issued, KubeconfigError> {
     let base = Url::parse(server).map_err(|e| KubeconfigError::Url(format!("{server:?}: {e}")))?;
     if base.scheme() != "https" {
         return Err(KubeconfigError::Url(format!("{server:?} is not https")));
     }
-    let token = Token::parse(token.expose())?;
     let ca = client::request(
         &base,
         Method::GET,
@@ -55,7 +54,7 @@ pub async fn fetch(server: &str, token: &Secret<String>) -> Result<Issued, Kubec
         None,
     )
     .await?;
-    let verified = match token::verify_cacerts(&token, &ca)? {
+    let verified = match token::verify_cacerts(token, &ca)? {
         CaCheck::Verified => true,
         CaCheck::TrustedOnFirstUse => {
             tracing::warn!(

@@ -112,11 +112,20 @@ pub enum PkiError {
     )]
     TokenCaMismatch { token_hash: String, ca_hash: String },
 
+    /// A token with whitespace or control characters in it.
+    #[error(
+        "the token contains spaces or control characters; a token is one word (a bare \
+         secret or K10<CA hash>::<user>:<secret>)"
+    )]
+    TokenCharacters,
+
     /// `--token` is a full `K10` token whose CA hash is not this cluster's.
     #[error(
-        "the --token given is for another cluster: its CA hash is {token_hash} but this \
-         server's cluster CA hash is {ca_hash}; pass the token from <data-dir>/server/token \
-         of a server of this cluster, or only its secret part (after the last ':')"
+        "token CA hash does not match the Cluster CA certificate hash: the --token given \
+         pins {token_hash} but this cluster's CA is {ca_hash}, so it is another cluster's \
+         token (or --datastore-endpoint names another cluster's database); pass the token \
+         from <data-dir>/server/token of a server of this cluster, or only its secret part \
+         (after the last ':')"
     )]
     TokenFromOtherCluster { token_hash: String, ca_hash: String },
 

@@ -239,8 +239,9 @@ fn no_error_prints_a_secret() {
     ] {
         errors.push(Token::parse(&bad).unwrap_err());
     }
-    let flag = Secret::new(format!("K10{}::server:{S}", "b".repeat(64)));
-    errors.push(token::server_token(Some(&flag), None, &hash).unwrap_err());
+    errors.push(Token::parse(&format!("{S} {S}")).unwrap_err());
+    let flag = Token::parse(&format!("K10{}::server:{S}", "b".repeat(64))).unwrap();
+    errors.push(token::check_pin(Some(&flag), &hash).unwrap_err());
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("server")).unwrap();
     std::fs::write(token::token_path(dir.path()), format!("K10xyz::server:{S}")).unwrap();
@@ -331,5 +332,5 @@ fn no_error_prints_a_secret() {
             );
         }
     }
-    assert_eq!(errors.len(), 17);
+    assert_eq!(errors.len(), 18);
 }

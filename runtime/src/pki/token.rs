@@ -1,19 +1,22 @@
 //! The join token, in K3s's format and by K3s's rules.
 //!
 //! Owns: parsing and printing `K10<CA hash>::<user>:<secret>` (and the bare
-//! secret and `K10::<bootstrap token>` forms), choosing a server's secret
-//! (`--token`, else the token file, else 16 random bytes as 32 hex), the
+//! secret and `K10::<bootstrap token>` forms), the one validated [`Token`]
+//! type every input path uses (flag, `EDGE_TOKEN`, token file, config file,
+//! `edge.yaml`), choosing a server's secret (`--token`, else the token file,
+//! else 16 random bytes as 32 hex) and checking a `--token`'s CA pin, the
 //! files `<data-dir>/server/token` (0600) and `node-token` (a symlink to it),
 //! and the joiner's check of the CA hash against what `/cacerts` served.
 //!
 //! Must not: print a secret. [`Token`]'s `Debug` and `Display` redact it;
-//! the whole token comes out only through [`Token::to_full_string`], as a
-//! [`Secret`]. Errors never quote the token.
+//! the whole token comes out only through [`Token::to_full_string`] and
+//! [`Token::as_written`], as a [`Secret`]. Errors never quote the token.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
+use sha2::Digest;
 
 use super::PkiError;
 use super::files::{
@@ -31,23 +34,38 @@ pub const NODE_USER: &str = "node";
 /// Length of a CA hash: SHA-256, hex.
 pub const CA_HASH_LEN: usize = 64;
 
-/// A parsed join token.
-#[derive(Clone, PartialEq, Eq)]
+/// A parsed join token: one word, in one of K3s's forms. Two tokens are
+/// equal when their parts are (`abc` and `K10::abc` are the same token).
+#[derive(Clone)]
 pub struct Token {
     ca_hash: Option<String>,
     user: String,
     secret: Secret<String>,
+    /// The text it was parsed from (or rendered to), for the boot partition's
+    /// `token-sha256` and for checking that a scrub removed it.
+    written: Secret<String>,
 }
+
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.ca_hash, &self.user, &self.secret) == (&other.ca_hash, &other.user, &other.secret)
+    }
+}
+
+impl Eq for Token {}
 
 impl Token {
     /// A token from its parts. `user` may be empty (bare secrets and
     /// bootstrap tokens have none).
     pub fn new(ca_hash: Option<String>, user: &str, secret: Secret<String>) -> Self {
-        Self {
+        let mut token = Self {
             ca_hash: ca_hash.filter(|h| !h.is_empty()),
             user: user.to_owned(),
             secret,
-        }
+            written: Secret::default(),
+        };
+        token.written = token.to_full_string();
+        token
     }
 
     /// Parses a token by K3s's rules (`parseToken`):
@@ -61,13 +79,22 @@ impl Token {
     /// - the secret must not be empty (`invalid token format`).
     ///
     /// As in K3s, a string that starts with `K10` but has no `::` is taken as
-    /// `K10` followed by creds, so `K10abc` means the secret `abc`.
+    /// `K10` followed by creds, so `K10abc` means the secret `abc`. Unlike
+    /// K3s, a token is one word: whitespace or control characters anywhere
+    /// are refused (a pasted line break would otherwise become part of the
+    /// cluster's secret). Callers reading a file trim it first.
     pub fn parse(token: &str) -> Result<Token, PkiError> {
         if token.is_empty() {
             return Err(PkiError::EmptyToken);
         }
+        if token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(PkiError::TokenCharacters);
+        }
+        let written = Secret::new(token.to_owned());
         let Some(rest) = token.strip_prefix(TOKEN_PREFIX) else {
-            return Ok(Token::new(None, "", Secret::new(token.to_owned())));
+            let mut bare = Token::new(None, "", written.clone());
+            bare.written = written;
+            return Ok(bare);
         };
         let (hash, creds) = match rest.split_once("::") {
             Some((hash, creds)) => {
@@ -82,7 +109,26 @@ impl Token {
         if secret.is_empty() {
             return Err(PkiError::TokenFormat);
         }
-        Ok(Token::new(hash, user, Secret::new(secret.to_owned())))
+        let mut parsed = Token::new(hash, user, Secret::new(secret.to_owned()));
+        parsed.written = written;
+        Ok(parsed)
+    }
+
+    /// Parses the contents of a file or a YAML value: surrounding whitespace
+    /// (a final newline, a block scalar's indentation) is not part of it.
+    pub fn parse_trimmed(text: &str) -> Result<Token, PkiError> {
+        Token::parse(text.trim())
+    }
+
+    /// The token exactly as it was written.
+    pub fn as_written(&self) -> &Secret<String> {
+        &self.written
+    }
+
+    /// SHA-256 of the written token, lowercase hex: what `edged init` leaves
+    /// on the boot partition in its place.
+    pub fn sha256(&self) -> String {
+        hex::encode(sha2::Sha256::digest(self.written.expose().as_bytes()))
     }
 
     /// The CA hash the token pins, `None` for a bare secret (trust on first use).
@@ -118,16 +164,14 @@ impl Token {
 
     /// The same token with another user (agents use `node`, servers `server`).
     #[must_use]
-    pub fn with_user(mut self, user: &str) -> Self {
-        user.clone_into(&mut self.user);
-        self
+    pub fn with_user(self, user: &str) -> Self {
+        Token::new(self.ca_hash, user, self.secret)
     }
 
     /// The same token pinned to `ca_hash` (after trusting a server on first use).
     #[must_use]
-    pub fn with_ca_hash(mut self, ca_hash: &str) -> Self {
-        self.ca_hash = Some(ca_hash.to_owned()).filter(|h| !h.is_empty());
-        self
+    pub fn with_ca_hash(self, ca_hash: &str) -> Self {
+        Token::new(Some(ca_hash.to_owned()), &self.user, self.secret)
     }
 
     /// The full token, `K10<hash>::<user>:<secret>`, for writing to a file.
@@ -156,6 +200,15 @@ impl std::str::FromStr for Token {
     }
 }
 
+/// A token in a config file: the value trimmed, then [`Token::parse`]d.
+/// The error names what is wrong, never the value.
+impl<'de> serde::Deserialize<'de> for Token {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Secret::new(String::deserialize(deserializer)?);
+        Token::parse_trimmed(text.expose()).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The token with its secret replaced by `<redacted>`.
 impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -180,32 +233,30 @@ pub fn generate_secret() -> Secret<String> {
     Secret::new(hex::encode(bytes))
 }
 
-/// The token a server writes, by K3s's order: the secret of `--token` (which,
-/// when it is a full token, must pin this cluster's CA), else the secret of
-/// the existing token file, else a random one. The result is
-/// `K10<ca_hash>::server:<secret>`.
-pub fn server_token(
-    flag: Option<&Secret<String>>,
-    existing: Option<&Token>,
-    ca_hash: &str,
-) -> Result<Token, PkiError> {
-    let secret = match (flag, existing) {
-        (Some(flag), _) => {
-            let given = Token::parse(flag.expose())?;
-            if let Some(token_hash) = given.ca_hash()
-                && token_hash != ca_hash
-            {
-                return Err(PkiError::TokenFromOtherCluster {
-                    token_hash: token_hash.to_owned(),
-                    ca_hash: ca_hash.to_owned(),
-                });
-            }
-            given.secret
-        }
-        (None, Some(existing)) => existing.secret.clone(),
-        (None, None) => generate_secret(),
-    };
-    Ok(Token::new(Some(ca_hash.to_owned()), SERVER_USER, secret))
+/// A server's secret, by K3s's order: the secret of `--token`, else the
+/// secret of the existing token file. `None` when there is neither: the
+/// caller generates one (first server) or refuses (a cluster exists). The
+/// one secret chosen here keys the bootstrap data *and* is written to the
+/// token file, so a restart without `--token` reads back the same secret.
+pub fn server_secret(flag: Option<&Token>, existing: Option<&Token>) -> Option<Secret<String>> {
+    flag.or(existing).map(|t| t.secret.clone())
+}
+
+/// Checks that a `--token` given as a full token pins this cluster's CA
+/// (a bare secret pins nothing and passes).
+pub fn check_pin(flag: Option<&Token>, ca_hash: &str) -> Result<(), PkiError> {
+    match flag.and_then(Token::ca_hash) {
+        Some(token_hash) if token_hash != ca_hash => Err(PkiError::TokenFromOtherCluster {
+            token_hash: token_hash.to_owned(),
+            ca_hash: ca_hash.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The token a server writes: `K10<ca_hash>::server:<secret>`.
+pub fn server_token(secret: Secret<String>, ca_hash: &str) -> Token {
+    Token::new(Some(ca_hash.to_owned()), SERVER_USER, secret)
 }
 
 /// `<data-dir>/server/token`.
@@ -236,9 +287,10 @@ pub fn read_server_token(data_dir: &Path) -> Result<Option<Token>, PkiError> {
         return Ok(None);
     };
     let text = Secret::new(text);
-    Token::parse(text.expose().trim()).map(Some).map_err(|e| {
+    Token::parse_trimmed(text.expose()).map(Some).map_err(|e| {
         let reason = match e {
             PkiError::EmptyToken => "it is empty".to_owned(),
+            PkiError::TokenCharacters => "it holds more than one word".to_owned(),
             PkiError::TokenHashLength { len } => {
                 format!("invalid token CA hash length ({len} characters, want 64)")
             }
@@ -385,44 +437,87 @@ mod tests {
     }
 
     #[test]
-    fn server_token_follows_k3s_order() {
-        // --token SECRET: the secret part is SECRET.
-        let flag = Secret::new("SECRET".to_owned());
-        let t = server_token(Some(&flag), None, H).unwrap();
+    fn server_secret_follows_k3s_order_and_the_pin_is_checked() {
+        let flag = |t: &str| Token::parse(t).unwrap();
+        let file = Token::parse(&format!("K10{H}::server:kept")).unwrap();
+        let secret =
+            |f: Option<&Token>, e: Option<&Token>| server_secret(f, e).map(|s| s.expose().clone());
+
+        // --token wins over the file, whatever its form; then the file; then nothing.
         assert_eq!(
-            t.to_full_string().expose(),
-            &format!("K10{H}::server:SECRET")
+            secret(Some(&flag("SECRET")), Some(&file)).as_deref(),
+            Some("SECRET")
         );
+        let full = flag(&format!("K10{H}::node:abc"));
+        assert_eq!(secret(Some(&full), None).as_deref(), Some("abc"));
+        assert_eq!(secret(None, Some(&file)).as_deref(), Some("kept"));
+        assert_eq!(secret(None, None), None);
 
-        // --token as a full token of this cluster: its secret, our hash.
-        let flag = Secret::new(format!("K10{H}::node:abc"));
-        let t = server_token(Some(&flag), None, H).unwrap();
+        // What a server writes: its secret, the current CA, user `server`.
+        let t = server_token(Secret::new("abc".into()), H);
         assert_eq!(t.to_full_string().expose(), &format!("K10{H}::server:abc"));
+        assert_eq!(t.as_written().expose(), &format!("K10{H}::server:abc"));
 
-        // --token pinning another CA: refused.
+        // A bare secret pins nothing; a full token must pin this CA.
+        assert!(check_pin(Some(&flag("SECRET")), H).is_ok());
+        assert!(check_pin(Some(&full), H).is_ok());
+        assert!(check_pin(None, H).is_ok());
         let other = "f".repeat(64);
-        let flag = Secret::new(format!("K10{other}::server:zq-secret"));
-        let err = server_token(Some(&flag), None, H).unwrap_err().to_string();
-        assert!(err.contains("for another cluster"), "{err}");
+        let pinned = flag(&format!("K10{other}::server:zq-secret"));
+        let err = check_pin(Some(&pinned), H).unwrap_err().to_string();
+        assert!(
+            err.starts_with("token CA hash does not match the Cluster CA certificate hash"),
+            "{err}"
+        );
         assert!(err.contains(&other) && err.contains(H), "{err}");
         assert!(!err.contains("zq-secret"), "{err}");
+    }
 
-        // No flag: the existing file's secret, re-pinned to the current CA.
-        let existing = Token::parse(&format!("K10{other}::server:kept")).unwrap();
-        let t = server_token(None, Some(&existing), H).unwrap();
-        assert_eq!(t.to_full_string().expose(), &format!("K10{H}::server:kept"));
-
-        // Nothing: random.
-        let t = server_token(None, None, H).unwrap();
-        assert_eq!(t.secret().expose().len(), 32);
-        assert_eq!(t.user(), Some("server"));
+    #[test]
+    fn a_token_is_one_word_and_keeps_its_written_form() {
+        for bad in [
+            "s3c ret",
+            "s3cret\n",
+            " s3cret",
+            "s3\tcret",
+            "K10::server:s3 cret",
+            "s3\u{7f}cret",
+        ] {
+            let e = Token::parse(bad).unwrap_err();
+            assert!(matches!(e, PkiError::TokenCharacters), "{bad:?}: {e}");
+            assert!(!e.to_string().contains("s3"), "{e}");
+        }
+        // Files and YAML values are trimmed first.
+        let t = Token::parse_trimmed("  SECRET\n").unwrap();
+        assert_eq!(t.as_written().expose(), "SECRET");
+        // The written form is kept (it is what token-sha256 hashes), and
+        // equality is by parts.
+        let bare = Token::parse("abc").unwrap();
+        let prefixed = Token::parse("K10::abc").unwrap();
+        assert_eq!(bare, prefixed);
+        assert_ne!(bare.sha256(), prefixed.sha256());
+        assert_eq!(
+            bare.sha256(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        // A config file's token goes through the same parser.
+        #[derive(Debug, serde::Deserialize)]
+        struct File {
+            #[allow(dead_code)]
+            token: Token,
+        }
+        let e = serde_json::from_str::<File>(r#"{"token": "hunter2 secret"}"#).unwrap_err();
+        assert!(e.to_string().contains("spaces"), "{e}");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        let ok: File = serde_json::from_str(r#"{"token": "hunter2-secret\n"}"#).unwrap();
+        assert_eq!(ok.token.secret().expose(), "hunter2-secret");
     }
 
     #[test]
     fn token_files_are_private_and_node_token_is_a_symlink() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read_server_token(dir.path()).unwrap().is_none());
-        let t = server_token(Some(&Secret::new("SECRET".into())), None, H).unwrap();
+        let t = server_token(Secret::new("SECRET".into()), H);
         write_server_token(dir.path(), &t).unwrap();
 
         let path = token_path(dir.path());
@@ -439,7 +534,7 @@ mod tests {
         assert_eq!(read_server_token(dir.path()).unwrap(), Some(t.clone()));
 
         // Rewriting replaces both, atomically, and keeps the link a link.
-        let t2 = server_token(Some(&Secret::new("OTHER".into())), None, H).unwrap();
+        let t2 = server_token(Secret::new("OTHER".into()), H);
         write_server_token(dir.path(), &t2).unwrap();
         assert_eq!(read_server_token(dir.path()).unwrap(), Some(t2));
         assert!(

@@ -345,8 +345,11 @@ async fn serve(
             pki
         };
         let ca_hash = crate::pki::identity::ca_hash(pki.server_ca.cert_pem().as_bytes())?;
+        token::check_pin(config.token.as_ref(), &ca_hash)?;
         let existing = token::read_server_token(&config.data_dir)?;
-        let token = token::server_token(config.token.as_ref(), existing.as_ref(), &ca_hash)?;
+        let secret = token::server_secret(config.token.as_ref(), existing.as_ref())
+            .unwrap_or_else(token::generate_secret);
+        let token = token::server_token(secret, &ca_hash);
         token::write_server_token(&config.data_dir, &token)?;
         (pki, token)
     };
