@@ -209,6 +209,36 @@ pub fn wrong_or_missing_token_changes_nothing(engine: Engine) {
         "{err}"
     );
     assert!(!err.contains("not-the-token"), "the token leaked: {err}");
+    // The right secret in a full token that pins another CA: refused before
+    // anything is written, in the datastore or in the joiner's data dir.
+    let cluster_hash = ca_hash_of(&a.token());
+    let other_hash = "ab".repeat(32);
+    let pinned_elsewhere = format!("K10{other_hash}::server:{TOKEN}");
+    let joiner = Server::prepare(
+        "127.0.0.5",
+        tempfile::tempdir().expect("tmp"),
+        &[
+            "--datastore-endpoint",
+            &endpoint,
+            "--token",
+            &pinned_elsewhere,
+        ],
+    );
+    let err = joiner.refused();
+    assert!(
+        err.contains(&format!(
+            "token CA hash does not match the Cluster CA certificate hash: the --token given \
+             pins {other_hash} but this cluster's CA is {cluster_hash}"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(TOKEN), "the token leaked: {err}");
+    for written in ["server/tls", "server/token"] {
+        assert!(
+            !joiner.data_dir().join(written).exists(),
+            "the refused joiner wrote {written}"
+        );
+    }
     let tokenless = Server::prepare(
         "127.0.0.4",
         tempfile::tempdir().expect("tmp"),
@@ -221,6 +251,117 @@ pub fn wrong_or_missing_token_changes_nothing(engine: Engine) {
     );
     let after = runtime.block_on(snapshot(&endpoint));
     assert_eq!(before, after, "a refused server changed the datastore");
+
+    // A pinned token on an empty datastore: no new CA could match it.
+    let empty = fresh(engine);
+    let before = runtime.block_on(snapshot(&empty));
+    let first = Server::prepare(
+        "127.0.0.6",
+        tempfile::tempdir().expect("tmp"),
+        &["--datastore-endpoint", &empty, "--token", &a.token()],
+    );
+    let err = first.refused();
+    assert!(
+        err.contains(&format!(
+            "the --token given pins the CA hash {cluster_hash}, but the datastore holds no \
+             cluster yet"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(TOKEN), "the token leaked: {err}");
+    let after = runtime.block_on(snapshot(&empty));
+    assert_eq!(
+        before, after,
+        "a refused first server changed the datastore"
+    );
+    assert!(before.1.is_empty(), "{before:?}");
+}
+
+/// The CA hash a full `K10<hash>::…` token pins.
+fn ca_hash_of(token: &str) -> String {
+    let hash = token
+        .strip_prefix("K10")
+        .and_then(|t| t.split_once("::"))
+        .map(|(hash, _)| hash.to_owned())
+        .unwrap_or_default();
+    assert_eq!(hash.len(), 64, "not a full token: {}", token.len());
+    hash
+}
+
+/// Starts a server on 127.0.0.`n` with exactly `args` (no token added).
+fn server_without_default_token(n: u8, args: &[&str]) -> Server {
+    Server::start_at(
+        &format!("127.0.0.{n}"),
+        tempfile::tempdir().expect("tmp"),
+        args,
+    )
+}
+
+/// The seed's step 4: a first server started without `--token` generates the
+/// cluster's token into `server/token`; others join with that token (as the
+/// full token, from a `--token-file`, or as its bare secret, which is trusted
+/// on first use with a warning); every server ends with the same token file,
+/// byte for byte, and the first server restarts from its own file.
+pub fn first_server_without_token_then_join_with_its_token(engine: Engine) {
+    let endpoint = fresh(engine);
+    let db = ["--datastore-endpoint", endpoint.as_str()];
+    let mut a = server_without_default_token(2, &db);
+    let full = a.token();
+    assert!(
+        full.starts_with("K10") && full.contains("::server:"),
+        "the generated token is not a full token ({} characters)",
+        full.len()
+    );
+    let secret = full
+        .rsplit_once(':')
+        .map(|(_, s)| s.to_owned())
+        .expect("secret");
+
+    let b = server_without_default_token(3, &[db[0], db[1], "--token", &full]);
+    let files = tempfile::tempdir().expect("tmp");
+    let token_file = files.path().join("token");
+    std::fs::copy(a.data_dir().join("server/token"), &token_file).expect("copy the token");
+    let token_file = token_file.display().to_string();
+    let c = server_without_default_token(4, &[db[0], db[1], "--token-file", &token_file]);
+    let d = server_without_default_token(5, &[db[0], db[1], "--token", &secret]);
+
+    let warning = "the token is a bare secret: this server trusts the cluster CA";
+    let log = |s: &Server| std::fs::read_to_string(&s.log).expect("log");
+    assert!(log(&d).contains(warning), "{}", d.log_tail());
+    for s in [&a, &b, &c] {
+        assert!(!log(s).contains(warning), "{}", s.log_tail());
+    }
+    let token_bytes =
+        |s: &Server| std::fs::read(s.data_dir().join("server/token")).expect("token file");
+    let first = token_bytes(&a);
+    for s in [&b, &c, &d] {
+        assert!(token_bytes(s) == first, "{} wrote another token", s.node);
+    }
+
+    let names: BTreeSet<String> = [&a, &b, &c, &d].iter().map(|s| s.node.clone()).collect();
+    for s in [&a, &b, &c, &d] {
+        wait_for(
+            "all servers Ready through each server",
+            Duration::from_secs(60),
+            || ready_nodes(s) == names,
+        );
+    }
+
+    // The first server restarts without --token, from its own token file.
+    a.stop();
+    a.spawn();
+    a.kubectl_ok(&["create", "configmap", "after-restart", "--from-literal=k=v"]);
+    assert!(token_bytes(&a) == first, "the restart changed the token");
+    wait_for(
+        "the write through the restarted server visible through another",
+        Duration::from_secs(30),
+        || b.kubectl(&["get", "cm", "after-restart"]).status.success(),
+    );
+    wait_for(
+        "all servers Ready through the restarted server",
+        Duration::from_secs(60),
+        || ready_nodes(&a) == names,
+    );
 }
 
 /// Each critical flag that differs from the cluster's stops a joiner, naming
@@ -304,7 +445,7 @@ pub async fn startup_race_ends_with_one_ca(engine: Engine) {
             tempfile::tempdir().expect("tmp"),
             tempfile::tempdir().expect("tmp"),
         );
-        let token = edge_runtime::secret::Secret::new(TOKEN.to_owned());
+        let token = edge_runtime::pki::Token::parse(TOKEN).expect("token");
         let (r1, r2) = tokio::join!(
             edge_runtime::cluster::bootstrap(&s1, d1.path(), Some(&token)),
             edge_runtime::cluster::bootstrap(&s2, d2.path(), Some(&token))
@@ -571,6 +712,10 @@ macro_rules! ha_suite {
         #[test]
         fn wrong_or_missing_token_changes_nothing() {
             suite::wrong_or_missing_token_changes_nothing($engine)
+        }
+        #[test]
+        fn first_server_without_token_then_join_with_its_token() {
+            suite::first_server_without_token_then_join_with_its_token($engine)
         }
         #[test]
         fn critical_flags_must_match() {
