@@ -1,5 +1,5 @@
 //! The real kubectl (and the `kube` crate) against the discovery and OpenAPI
-//! documents of `edge_runtime::apiserver::{discovery, openapi}`.
+//! documents of `edge_apimachinery::{discovery, openapi}`.
 //!
 //! A tiny plain-HTTP server on 127.0.0.1 serves only those documents, plus
 //! the canned answers a test gives it, and 404 `Status` for everything else;
@@ -21,9 +21,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use edge_runtime::apiserver::discovery::{self, Representation};
-use edge_runtime::apiserver::openapi;
-use edge_runtime::apiserver::resources::RESOURCES;
+use edge_apimachinery::discovery::{self, Representation};
+use edge_apimachinery::openapi;
+use edge_apimachinery::resources::RESOURCES;
 use serde_json::{Value, json};
 
 /// One request the test server received.
@@ -140,10 +140,7 @@ fn serve_json(status: u16, value: &Value) -> Response {
     )
 }
 
-fn serve_document(
-    content_type: &str,
-    doc: &edge_runtime::apiserver::document::JsonDocument,
-) -> Response {
+fn serve_document(content_type: &str, doc: &edge_apimachinery::document::JsonDocument) -> Response {
     respond(200, content_type, Some(doc.etag()), doc.bytes().to_vec())
 }
 

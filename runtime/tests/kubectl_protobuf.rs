@@ -1,10 +1,10 @@
 //! The real kubectl's protobuf request bodies, decoded by
-//! `edge_runtime::apiserver::protobuf`.
+//! `edge_apimachinery::protobuf`.
 //!
 //! kubectl's generator commands (`kubectl create namespace|configmap|secret|
 //! serviceaccount|service`) POST protobuf through typed client-go clients.
 //! A capture server on 127.0.0.1 serves the discovery and OpenAPI documents
-//! of `apiserver::{discovery, openapi}`, records every request, decodes each
+//! of `edge_apimachinery::{discovery, openapi}`, records every request, decodes each
 //! POST body (protobuf or JSON) and answers 201 with the decoded object, as
 //! the API server would; everything else is a 404 `Status`. Each command's
 //! decoded body must equal both the expected object and what the same
@@ -26,11 +26,11 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use edge_runtime::apiserver::discovery::{self, Representation};
-use edge_runtime::apiserver::openapi;
-use edge_runtime::apiserver::protobuf;
-use edge_runtime::apiserver::resources;
-use edge_runtime::apiserver::status::ApiError;
+use edge_apimachinery::discovery::{self, Representation};
+use edge_apimachinery::openapi;
+use edge_apimachinery::protobuf;
+use edge_apimachinery::resources;
+use edge_apimachinery::status::ApiError;
 use serde_json::{Value, json};
 
 /// One request the capture server received.
@@ -99,10 +99,7 @@ fn serve_json(status: u16, value: &Value) -> Response {
     respond(status, discovery::JSON, value.to_string().into_bytes())
 }
 
-fn serve_document(
-    content_type: &str,
-    doc: &edge_runtime::apiserver::document::JsonDocument,
-) -> Response {
+fn serve_document(content_type: &str, doc: &edge_apimachinery::document::JsonDocument) -> Response {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, content_type)

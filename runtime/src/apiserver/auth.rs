@@ -16,8 +16,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use super::resources::ResourceType;
-use super::status::{ApiError, GroupResource};
+use edge_apimachinery::resources::ResourceType;
+use edge_apimachinery::status::{ApiError, GroupResource};
 
 use crate::secret::Secret;
 
@@ -258,7 +258,7 @@ pub fn decide(who: &Identity, a: &Attributes<'_>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apiserver::resources::find;
+    use edge_apimachinery::resources::find;
 
     fn tokens() -> Tokens {
         Tokens {

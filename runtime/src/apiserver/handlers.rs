@@ -4,7 +4,7 @@
 //! pagination as the Kubernetes API conventions define them.
 //!
 //! Owns the order of operations of each verb. Must not know the wire details
-//! of its helpers: decoding and semantics ([`super::semantics`]), selectors,
+//! of its helpers: decoding and semantics ([`edge_apimachinery::semantics`]), selectors,
 //! patches, tables and errors live in their own modules.
 
 use std::collections::HashMap;
@@ -20,18 +20,19 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use super::auth::{self, Attributes, Identity};
-use super::patch::{PatchType, apply_patch};
 use super::request::{RequestInfo, Verb};
-use super::resources::{self, ResourceType};
-use super::selector::{FieldSelector, LabelSelector};
-use super::semantics::{self, time_string};
-use super::status::{ApiError, FieldError, GroupKind, GroupResource};
 use super::storage::{ObjectStore, resource_version, set_resource_version};
-use super::table::{self, IncludeObject, Representation, TableOptions, TableVersion};
-use super::validation::{self, FieldValidation};
-use super::{protobuf, watch};
+use super::watch;
 use crate::config::types::Cidr;
 use crate::datastore::{DatastoreError, LeaseId};
+use edge_apimachinery::patch::{PatchType, apply_patch};
+use edge_apimachinery::protobuf;
+use edge_apimachinery::resources::{self, ResourceType};
+use edge_apimachinery::selector::{FieldSelector, LabelSelector};
+use edge_apimachinery::semantics::{self, time_string};
+use edge_apimachinery::status::{ApiError, FieldError, GroupKind, GroupResource};
+use edge_apimachinery::table::{self, IncludeObject, Representation, TableOptions, TableVersion};
+use edge_apimachinery::validation::{self, FieldValidation};
 
 /// How long Event objects live (kube-apiserver's `--event-ttl` default).
 const EVENT_TTL: Duration = Duration::from_secs(3600);

@@ -30,12 +30,12 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{Identity, Peer, Tokens, identity_from_certificate};
-use super::document::JsonDocument;
 use super::handlers::{Api, Call, error_response, json_response};
 use super::request::{self, Target, path_not_found, query_map};
-use super::status::ApiError;
 use super::supervisor::Supervisor;
-use super::{discovery, openapi};
+use edge_apimachinery::document::JsonDocument;
+use edge_apimachinery::status::ApiError;
+use edge_apimachinery::{discovery, openapi};
 
 /// Largest request body accepted (kube-apiserver's limit for JSON bodies).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use http::Method;
 
-use super::resources::{self, ResourceType};
-use super::status::ApiError;
+use edge_apimachinery::resources::{self, ResourceType};
+use edge_apimachinery::status::ApiError;
 
 /// The verb, as Kubernetes authorization names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,7 @@ pub enum Target {
 pub fn path_not_found() -> ApiError {
     ApiError {
         code: 404,
-        reason: super::status::Reason::NotFound,
+        reason: edge_apimachinery::status::Reason::NotFound,
         message: "the server could not find the requested resource".into(),
         details: None,
     }
@@ -176,20 +176,20 @@ pub fn parse(
         ("DELETE", false) => Verb::DeleteCollection,
         _ => {
             return Err(ApiError::method_not_supported(
-                super::status::GroupResource::new(resource.group, resource.plural),
+                edge_apimachinery::status::GroupResource::new(resource.group, resource.plural),
                 method.as_str(),
             ));
         }
     };
     if !resource.verbs().contains(&verb.as_str()) {
         return Err(ApiError::method_not_supported(
-            super::status::GroupResource::new(resource.group, resource.plural),
+            edge_apimachinery::status::GroupResource::new(resource.group, resource.plural),
             method.as_str(),
         ));
     }
     if subresource.is_some() && !matches!(verb, Verb::Get | Verb::Update | Verb::Patch) {
         return Err(ApiError::method_not_supported(
-            super::status::GroupResource::new(resource.group, resource.plural),
+            edge_apimachinery::status::GroupResource::new(resource.group, resource.plural),
             method.as_str(),
         ));
     }

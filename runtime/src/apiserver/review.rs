@@ -9,8 +9,8 @@
 use serde_json::{Value, json};
 
 use super::auth::{self, Attributes, Identity};
-use super::resources::ResourceType;
-use super::status::{ApiError, FieldError, GroupKind};
+use edge_apimachinery::resources::ResourceType;
+use edge_apimachinery::status::{ApiError, FieldError, GroupKind};
 
 /// Every authenticated identity is also in this group (as in Kubernetes).
 const AUTHENTICATED: &str = "system:authenticated";
@@ -86,7 +86,7 @@ fn may_i(rt: &ResourceType, who: &Identity, spec: &Value) -> Result<Value, ApiEr
 mod tests {
     use super::*;
     use crate::apiserver::auth::{MASTERS, NODES};
-    use crate::apiserver::resources::find;
+    use edge_apimachinery::resources::find;
 
     fn node() -> Identity {
         Identity {

@@ -22,9 +22,9 @@ use super::auth::{MASTERS, Peer, TOKEN_AGENT, TOKEN_SERVER};
 use super::handlers::{error_response, json_response};
 use super::http::{Shared, authenticate, read_body};
 use super::request::path_not_found;
-use super::status::ApiError;
 use crate::config::server::CriticalConfig;
 use crate::pki::ca::CertificateAuthority;
+use edge_apimachinery::status::ApiError;
 
 /// User and group of certificates signed for operators by `/v1-edge/client-admin.crt`.
 pub const OPERATOR_USER: &str = "edge-operator";
@@ -138,7 +138,7 @@ pub async fn route(
     let forbidden = || {
         error_response(&ApiError {
             code: 403,
-            reason: super::status::Reason::Forbidden,
+            reason: edge_apimachinery::status::Reason::Forbidden,
             message: format!("{} may not use /v1-edge/{path}", who.user),
             details: None,
         })

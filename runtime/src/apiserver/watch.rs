@@ -19,12 +19,12 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use super::handlers::{Api, Call};
-use super::resources::ResourceType;
-use super::selector::{FieldSelector, LabelSelector};
-use super::status::ApiError;
 use super::storage::ObjectStore;
-use super::table::{self, Representation, TableOptions};
 use crate::datastore::{DatastoreError, EventKind, Watch};
+use edge_apimachinery::resources::ResourceType;
+use edge_apimachinery::selector::{FieldSelector, LabelSelector};
+use edge_apimachinery::status::ApiError;
+use edge_apimachinery::table::{self, Representation, TableOptions};
 
 /// How often a bookmark is sent when the client allows them.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);

@@ -9,8 +9,8 @@
 use serde_json::json;
 
 use crate::apiserver::handlers::Api;
-use crate::apiserver::resources::{ResourceType, find};
-use crate::apiserver::status::ApiError;
+use edge_apimachinery::resources::{ResourceType, find};
+use edge_apimachinery::status::ApiError;
 
 pub const SYSTEM_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];

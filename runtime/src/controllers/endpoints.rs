@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use crate::apiserver::handlers::Api;
-use crate::apiserver::resources::find;
-use crate::apiserver::status::ApiError;
 use crate::datastore::{DatastoreError, KeyRange, LeaseId};
+use edge_apimachinery::resources::find;
+use edge_apimachinery::status::ApiError;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 

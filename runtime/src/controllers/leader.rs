@@ -13,9 +13,9 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::apiserver::handlers::Api;
-use crate::apiserver::resources::find;
-use crate::apiserver::semantics::micro_time_string;
-use crate::apiserver::status::ApiError;
+use edge_apimachinery::resources::find;
+use edge_apimachinery::semantics::micro_time_string;
+use edge_apimachinery::status::ApiError;
 
 /// Name of the lease in `kube-system`.
 pub const LEASE_NAME: &str = "edge-controller";

@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::every;
 use crate::apiserver::handlers::Api;
-use crate::apiserver::resources::{RESOURCES, find};
-use crate::apiserver::status::ApiError;
+use edge_apimachinery::resources::{RESOURCES, find};
+use edge_apimachinery::status::ApiError;
 
 /// The ConfigMap in every namespace that holds the cluster's server CA.
 pub const ROOT_CA_CONFIGMAP: &str = "kube-root-ca.crt";

@@ -9,8 +9,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::resources::ResourceType;
-use super::status::{ApiError, FieldError, GroupKind};
+use crate::resources::ResourceType;
+use crate::status::{ApiError, FieldError, GroupKind};
 
 /// Kubernetes' `metav1.Time` text for a time: seconds, UTC.
 pub fn time_string(t: jiff::Timestamp) -> String {
@@ -314,7 +314,7 @@ fn default_pod(object: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apiserver::resources::find;
+    use crate::resources::find;
 
     fn now() -> jiff::Timestamp {
         "2026-11-25T10:00:00Z".parse().expect("time")

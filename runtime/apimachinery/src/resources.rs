@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::status::ApiError;
+use crate::status::{ApiError, GroupKind, GroupResource};
 
 /// Decodes a body into a kind: the normalised object and its unknown field paths.
 pub type DecodeFn = fn(&Value) -> Result<(Value, Vec<String>), ApiError>;
@@ -92,7 +92,7 @@ fn schema_of<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
 fn decode_as<T: DeserializeOwned + Serialize>(
     value: &Value,
 ) -> Result<(Value, Vec<String>), ApiError> {
-    let (typed, unknown) = super::validation::decode_strict::<T>(value)?;
+    let (typed, unknown) = crate::validation::decode_strict::<T>(value)?;
     let normalised = serde_json::to_value(&typed).map_err(ApiError::internal)?;
     Ok((normalised, unknown))
 }
@@ -221,6 +221,26 @@ pub fn find_kind(group: &str, kind: &str) -> Option<&'static ResourceType> {
         .find(|r| r.group == group && r.kind == kind)
 }
 
+/// A served kind names itself in errors by its plural (`leases.coordination.k8s.io`).
+impl<'a> From<&'a ResourceType> for GroupResource<'a> {
+    fn from(r: &'a ResourceType) -> Self {
+        GroupResource {
+            group: r.group,
+            resource: r.plural,
+        }
+    }
+}
+
+/// …and by its kind (`Lease.coordination.k8s.io`).
+impl<'a> From<&'a ResourceType> for GroupKind<'a> {
+    fn from(r: &'a ResourceType) -> Self {
+        GroupKind {
+            group: r.group,
+            kind: r.kind,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,5 +274,16 @@ mod tests {
             );
         }
         assert!(generator.definitions().len() > 20);
+    }
+
+    #[test]
+    fn resource_table_entries_name_themselves() {
+        let lease = find("coordination.k8s.io", "v1", "leases").map(GroupResource::from);
+        assert_eq!(
+            lease.map(|g| g.to_string()),
+            Some("leases.coordination.k8s.io".into())
+        );
+        let cm = find("", "v1", "configmaps").map(GroupKind::from);
+        assert_eq!(cm.map(|g| g.to_string()), Some("ConfigMap".into()));
     }
 }

@@ -99,15 +99,6 @@ impl fmt::Display for GroupResource<'_> {
     }
 }
 
-impl<'a> From<&'a super::resources::ResourceType> for GroupResource<'a> {
-    fn from(r: &'a super::resources::ResourceType) -> Self {
-        GroupResource {
-            group: r.group,
-            resource: r.plural,
-        }
-    }
-}
-
 /// A kind named the way `Invalid` messages name it: `ConfigMap`, or
 /// `Lease.coordination.k8s.io` outside the core group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,15 +119,6 @@ impl fmt::Display for GroupKind<'_> {
             f.write_str(self.kind)
         } else {
             write!(f, "{}.{}", self.kind, self.group)
-        }
-    }
-}
-
-impl<'a> From<&'a super::resources::ResourceType> for GroupKind<'a> {
-    fn from(r: &'a super::resources::ResourceType) -> Self {
-        GroupKind {
-            group: r.group,
-            kind: r.kind,
         }
     }
 }
@@ -705,7 +687,6 @@ pub fn go_quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::apiserver::resources;
 
     fn cm() -> GroupResource<'static> {
         GroupResource::new("", "configmaps")
@@ -981,17 +962,6 @@ mod tests {
         assert_eq!(s["details"], json!({"retryAfterSeconds": 3}));
         let s = ApiError::bad_request("x").to_status();
         assert!(s.get("details").is_none());
-    }
-
-    #[test]
-    fn resource_table_entries_name_themselves() {
-        let lease = resources::find("coordination.k8s.io", "v1", "leases").map(GroupResource::from);
-        assert_eq!(
-            lease.map(|g| g.to_string()),
-            Some("leases.coordination.k8s.io".into())
-        );
-        let cm = resources::find("", "v1", "configmaps").map(GroupKind::from);
-        assert_eq!(cm.map(|g| g.to_string()), Some("ConfigMap".into()));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::status::{ApiError, FieldError, GroupKind};
+use crate::status::{ApiError, FieldError, GroupKind};
 
 /// The longest DNS-1123 label (and label key name part, and label value).
 pub const DNS1123_LABEL_MAX_LENGTH: usize = 63;
@@ -484,7 +484,7 @@ impl FieldValidation {
 
 /// `unknown field "spec.foo"`.
 pub fn unknown_field_message(path: &str) -> String {
-    format!("unknown field {}", super::status::go_quote(path))
+    format!("unknown field {}", crate::status::go_quote(path))
 }
 
 /// 400 `strict decoding error: unknown field "spec.foo", unknown field "x"`.
@@ -499,7 +499,7 @@ pub fn cannot_handle(kind: &str, version: &str, err: ApiError) -> ApiError {
     ApiError {
         message: format!(
             "{kind} in version {} cannot be handled as a {kind}: {}",
-            super::status::go_quote(version),
+            crate::status::go_quote(version),
             err.message
         ),
         ..err

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::schema::{self, Field, Kind, Message, Rule};
 use super::wire::encode::{bytes, entry, int, string, tag, uint, varint};
 use super::*;
-use crate::apiserver::resources::{self, RESOURCES};
+use crate::resources::{self, RESOURCES};
 
 fn rt(group: &str, kind: &str) -> &'static ResourceType {
     resources::find_kind(group, kind).unwrap_or_else(|| panic!("{group}/{kind} served"))

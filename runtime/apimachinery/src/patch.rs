@@ -10,7 +10,7 @@
 
 use serde_json::{Map, Value};
 
-use super::status::ApiError;
+use crate::status::ApiError;
 
 const DIRECTIVE: &str = "$patch";
 const RETAIN_KEYS: &str = "$retainKeys";

@@ -25,8 +25,8 @@ use serde_json::{Map, Number, Value};
 
 use self::schema::{Field, Kind, Message, Rule};
 use self::wire::{Reader, Wire, WireError};
-use super::resources::ResourceType;
-use super::status::{ApiError, Reason};
+use crate::resources::ResourceType;
+use crate::status::{ApiError, Reason};
 
 /// The media type of Kubernetes protobuf bodies.
 pub const CONTENT_TYPE: &str = "application/vnd.kubernetes.protobuf";

@@ -12,8 +12,8 @@ use std::fmt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as metav1;
 use serde_json::Value;
 
-use super::status::{ApiError, FieldError, go_quote};
-use super::validation::{is_label_key, is_label_value};
+use crate::status::{ApiError, FieldError, go_quote};
+use crate::validation::{is_label_key, is_label_value};
 
 /// How a label requirement relates a key to its values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,8 +22,8 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::document::JsonDocument;
-use super::resources::{self, RESOURCES, ResourceType};
+use crate::document::JsonDocument;
+use crate::resources::{self, RESOURCES, ResourceType};
 
 /// Kubernetes minor release whose API this server speaks.
 pub const MAJOR: &str = "1";

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 
-use super::status::{ApiError, go_quote};
+use crate::status::{ApiError, go_quote};
 
 /// `meta.k8s.io` versions a Table (or PartialObjectMetadata) can be served in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

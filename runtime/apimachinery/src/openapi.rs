@@ -33,9 +33,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use super::discovery::GIT_VERSION;
-use super::document::JsonDocument;
-use super::resources::{self, RESOURCES, ResourceType};
+use crate::discovery::GIT_VERSION;
+use crate::document::JsonDocument;
+use crate::resources::{self, RESOURCES, ResourceType};
 
 /// `Content-Type` of the index and of every document (only JSON is served;
 /// a client accepting only protobuf gets 406).
