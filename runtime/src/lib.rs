@@ -7,12 +7,10 @@
 pub mod apiserver;
 pub mod boot;
 pub mod cluster;
-pub mod config;
 pub mod controllers;
 pub mod ctl;
 pub mod datastore;
 pub mod logging;
 pub mod pki;
-pub mod secret;
 pub mod server;
 pub mod vip;

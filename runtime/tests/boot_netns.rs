@@ -5,9 +5,9 @@
 
 use std::process::Command;
 
+use edge_config::edge::{HostAddress, Leaf};
 use edge_runtime::boot::layout::Layout;
 use edge_runtime::boot::system::{Linux, Network};
-use edge_runtime::config::edge::{HostAddress, Leaf};
 
 /// A namespace deleted when dropped.
 struct Netns(String);

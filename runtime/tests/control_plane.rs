@@ -675,7 +675,7 @@ fn raw_row(server: &Server, key: &str) -> Vec<u8> {
         .expect("runtime");
     runtime.block_on(async {
         let endpoint =
-            edge_runtime::datastore::Endpoint::parse(&format!("sqlite://{}", path.display()))
+            edge_config::endpoint::Endpoint::parse(&format!("sqlite://{}", path.display()))
                 .expect("endpoint");
         let options = edge_runtime::datastore::StoreOptions {
             expire_leases: false,

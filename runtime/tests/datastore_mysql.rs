@@ -7,7 +7,7 @@ mod suite;
 #[path = "datastore/tls.rs"]
 mod tls;
 
-use edge_runtime::datastore::Endpoint;
+use edge_config::endpoint::Endpoint;
 
 server_datastore_suite!(edge_testkit::Engine::MariaDb, "Access denied");
 

@@ -3,7 +3,7 @@
 #[path = "datastore/suite.rs"]
 mod suite;
 
-use edge_runtime::datastore::Endpoint;
+use edge_config::endpoint::Endpoint;
 use suite::TestDb;
 
 struct Sqlite {

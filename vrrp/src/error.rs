@@ -53,6 +53,7 @@ pub enum Error {
 }
 
 impl Error {
+    #[cfg(feature = "linux")]
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io {
             context: context.into(),

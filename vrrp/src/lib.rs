@@ -10,13 +10,17 @@
 //! - [`net`]: the [`net::NetOps`] trait, its Linux implementation and a fake;
 //! - [`driver`]: the tokio loop joining them, with a [`driver::Handle`].
 //!
-//! IPv4 only. The `vrrp-node` binary runs one instance from the command line.
+//! IPv4 only. `net`, `driver` and the `vrrp-node` binary (which runs one
+//! instance from the command line) need the default `linux` feature; without
+//! it the crate is the pure protocol and builds without tokio.
 
 pub mod config;
+#[cfg(feature = "linux")]
 pub mod driver;
 pub mod error;
 pub mod health;
 pub mod machine;
+#[cfg(feature = "linux")]
 pub mod net;
 pub mod packet;
 pub mod receive;
@@ -25,6 +29,7 @@ pub mod stats;
 pub use config::{
     AdvertInterval, ConfigError, HealthConfig, InterfaceName, Priority, VirtualIp, Vrid, VrrpConfig,
 };
+#[cfg(feature = "linux")]
 pub use driver::{Handle, Instance};
 pub use error::{Capability, Error};
 pub use machine::State;

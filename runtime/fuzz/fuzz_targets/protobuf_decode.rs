@@ -4,8 +4,8 @@
 //! nothing may panic, and whatever decodes is an object of that kind.
 #![no_main]
 
-use edge_runtime::apiserver::protobuf;
-use edge_runtime::apiserver::resources::RESOURCES;
+use edge_apimachinery::protobuf;
+use edge_apimachinery::resources::RESOURCES;
 use libfuzzer_sys::fuzz_target;
 
 fn varint(out: &mut Vec<u8>, mut v: u64) {

@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use edge_apimachinery::resources::ResourceType;
 use edge_apimachinery::status::{ApiError, GroupResource};
 
-use crate::secret::Secret;
+use edge_config::secret::Secret;
 
 /// Group of the administrator certificate.
 pub const MASTERS: &str = "system:masters";

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use edge_runtime::config::server::TokenArg;
+use edge_config::server::TokenArg;
+use edge_config::token::Token;
 use edge_runtime::ctl;
 use edge_runtime::logging::{self, LogFormat};
-use edge_runtime::pki::Token;
 
 /// Operate an Edgeplane cluster.
 #[derive(Debug, Parser)]
@@ -121,7 +121,7 @@ fn config(cmd: ConfigCommand) -> anyhow::Result<bool> {
                     match output {
                         Format::Json => println!("{}", serde_json::to_string_pretty(&value)?),
                         Format::Yaml | Format::Text => {
-                            print!("{}", edge_runtime::config::render::to_yaml(&value));
+                            print!("{}", edge_config::render::to_yaml(&value));
                         }
                     }
                     Ok(true)

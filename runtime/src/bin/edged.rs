@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use edge_config::server::ServerArgs;
 use edge_runtime::boot::{self, fake::RootDir, layout::Layout, system::Linux};
-use edge_runtime::config::server::ServerArgs;
 use edge_runtime::logging::{self, LogFormat};
 use tokio_util::sync::CancellationToken;
 

@@ -16,7 +16,7 @@ use super::BootError;
 use super::layout::{BOOT_LABEL, DATA_LABEL, Layout};
 use super::probe::FsKind;
 use super::system::{Network, Platform};
-use crate::config::edge::HostAddress;
+use edge_config::edge::HostAddress;
 
 /// A system under a root directory.
 pub struct RootDir {

@@ -31,10 +31,11 @@ use super::scrub;
 use super::status::{self, BootStatus, ChildStatus, Mode, SourceStatus};
 use super::supervise::{self, Backoff, ChildSpec, Reaper};
 use super::system::{Network, Platform};
-use crate::config::edge::{Role, Token};
-use crate::config::render;
-use crate::config::tree::Layer;
-use crate::config::validate::{
+use edge_config::edge::Role;
+use edge_config::render;
+use edge_config::token::Token;
+use edge_config::tree::Layer;
+use edge_config::validate::{
     Addressing, Diagnostic, EdgeConfig, Input, NetworkPlan, ParsedLayer, TokenSource, load,
 };
 
@@ -383,7 +384,7 @@ impl<S: Platform + Network> Init<'_, S> {
                         ),
                     )
                 })?;
-                let token = <Token as crate::config::edge::Leaf>::parse(&stored).map_err(|e| {
+                let token = <Token as edge_config::edge::Leaf>::parse(&stored).map_err(|e| {
                     here(
                         config,
                         "token-sha256",
@@ -512,7 +513,7 @@ impl<S: Platform + Network> Init<'_, S> {
         }
         match config.role {
             Role::Server => {
-                let args = crate::config::server::ServerArgs {
+                let args = edge_config::server::ServerArgs {
                     config: Some(path.clone()),
                     ..Default::default()
                 };

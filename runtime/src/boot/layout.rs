@@ -13,7 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::render::RuntimePaths;
+use edge_config::render::RuntimePaths;
 
 /// Partition labels, as the image builder writes them.
 pub const BOOT_LABEL: &str = "EDGE-BOOT";

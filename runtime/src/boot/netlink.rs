@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use futures::TryStreamExt;
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
-use crate::config::edge::HostAddress;
+use edge_config::edge::HostAddress;
 
 fn errno(e: &rtnetlink::Error) -> Option<i32> {
     match e {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::BootError;
-use crate::config::validate::Diagnostic;
+use edge_config::validate::Diagnostic;
 
 /// What `edged init` is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

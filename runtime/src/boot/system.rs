@@ -15,7 +15,7 @@ use super::BootError;
 use super::layout::Layout;
 use super::netlink;
 use super::probe::{self, FsKind};
-use crate::config::edge::HostAddress;
+use edge_config::edge::HostAddress;
 
 /// Mounts, partitions and the kernel command line.
 pub trait Platform {

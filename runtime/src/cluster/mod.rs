@@ -13,13 +13,14 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::config::server::CriticalConfig;
 use crate::datastore::{DatastoreError, KeyRange, Store};
 use crate::pki::PkiError;
 use crate::pki::bootstrap::{bootstrap_key, decrypt_bundle, encrypt_bundle};
 use crate::pki::cluster::{ClusterPki, tls_dir};
 use crate::pki::identity::ca_hash;
-use crate::pki::token::{self, Token};
+use crate::pki::token;
+use edge_config::server::CriticalConfig;
+use edge_config::token::{SERVER_USER, Token};
 
 /// Where the first server records the critical flags.
 pub const CRITICAL_CONFIG_KEY: &str = "/edge/critical-config";
@@ -93,7 +94,7 @@ pub async fn bootstrap(
             token::generate_secret()
         }
     };
-    let lookup = Token::new(None, token::SERVER_USER, secret.clone());
+    let lookup = Token::new(None, SERVER_USER, secret.clone());
     let key = bootstrap_key(&lookup);
     let dir = tls_dir(data_dir);
     let started = Instant::now();
@@ -306,7 +307,8 @@ mod tests {
     /// secret keys the bootstrap data and is written to the token file.
     #[tokio::test]
     async fn a_tokenless_first_server_writes_the_token_its_cluster_uses() {
-        use crate::datastore::{Endpoint, StoreOptions};
+        use crate::datastore::StoreOptions;
+        use edge_config::endpoint::Endpoint;
         let db = tempfile::tempdir().expect("tmp");
         let endpoint = Endpoint::default_sqlite(db.path());
         let store = Store::open(&endpoint, StoreOptions::default())

@@ -15,11 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::every;
 use crate::apiserver::handlers::Api;
-use crate::config::types::{Label, NodeName, Taint};
 use edge_apimachinery::discovery::GIT_VERSION;
 use edge_apimachinery::resources::{ResourceType, find};
 use edge_apimachinery::semantics::{micro_time_string, time_string};
 use edge_apimachinery::status::ApiError;
+use edge_config::types::{Label, NodeName, Taint};
 
 /// How often the heartbeat lease is renewed (the kubelet's default).
 pub const LEASE_RENEW: Duration = Duration::from_secs(10);

@@ -12,9 +12,9 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::boot::layout::Layout;
-use crate::config::render;
-use crate::config::tree::Layer;
-use crate::config::validate::{Diagnostic, Input, Loaded, load};
+use edge_config::render;
+use edge_config::tree::Layer;
+use edge_config::validate::{Diagnostic, Input, Loaded, load};
 
 /// The layers to check, lowest first.
 #[derive(Debug, Clone, Default)]
@@ -147,7 +147,7 @@ pub fn render(sources: &Sources) -> Result<(Json, Vec<Diagnostic>), Vec<Diagnost
 
 /// The JSON Schema of `edge.yaml`.
 pub fn schema() -> Json {
-    crate::config::edge::json_schema()
+    edge_config::edge::json_schema()
 }
 
 #[cfg(test)]

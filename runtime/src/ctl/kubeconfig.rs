@@ -14,8 +14,9 @@ use url::Url;
 use super::client::{self, ClientError, Trust};
 use crate::pki::PkiError;
 use crate::pki::kubeconfig::{self, Kubeconfig};
-use crate::pki::token::{self, CaCheck, Token};
-use crate::secret::Secret;
+use crate::pki::token::{self, CaCheck};
+use edge_config::secret::Secret;
+use edge_config::token::{SERVER_USER, Token};
 
 /// Why no kubeconfig was produced.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +74,7 @@ pub async fn fetch(server: &str, token: &Token) -> Result<Issued, KubeconfigErro
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
-            token::SERVER_USER,
+            SERVER_USER,
             token.secret().expose()
         ))
     );

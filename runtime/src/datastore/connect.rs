@@ -14,7 +14,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, ConnectOptions, Connection, SqlSafeStr};
 
 use super::DatastoreError;
-use super::endpoint::{Backend, Endpoint};
+use edge_config::endpoint::{Backend, Endpoint};
 
 /// Table the migration runner records applied versions in.
 const MIGRATIONS_TABLE: &str = "edge_schema_migrations";

@@ -58,10 +58,6 @@ pub enum DatastoreError {
     #[error("datastore {endpoint} unavailable: {reason}")]
     Unavailable { endpoint: String, reason: String },
 
-    /// The endpoint string is malformed. Raised before any connection attempt.
-    #[error("invalid datastore endpoint {endpoint:?}: {reason}")]
-    InvalidEndpoint { endpoint: String, reason: String },
-
     /// The database server refused us: wrong credentials, missing privileges.
     /// The message is the server's own.
     #[error("datastore {endpoint} refused the connection: {message}")]

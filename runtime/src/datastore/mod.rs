@@ -3,7 +3,7 @@
 //!
 //! Owns the schema, every SQL statement, the write path, watches, leases and
 //! compaction. Knows nothing of Kubernetes: keys are strings, values bytes.
-//! Must not log values or connection URLs (see [`endpoint`]).
+//! Must not log values or connection URLs (see [`edge_config::endpoint`]).
 //!
 //! # The log
 //!
@@ -43,7 +43,6 @@
 //! Measured figures are in `BENCHMARKS.md` (`scripts/bench.sh`).
 
 mod connect;
-pub mod endpoint;
 mod error;
 mod kv;
 mod plan;
@@ -59,7 +58,7 @@ use sqlx::{AnyPool, Row};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-pub use endpoint::{Backend, Endpoint, TlsFiles};
+use edge_config::endpoint::{Backend, Endpoint};
 pub use error::DatastoreError;
 pub use kv::{Event, EventKind, KeyRange, KeyValue, LeaseId, Revision};
 pub use plan::{MAX_KEY_BYTES, MAX_VALUE_BYTES};

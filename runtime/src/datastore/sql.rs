@@ -11,9 +11,9 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 
-use super::endpoint::Backend;
 use super::kv::Revision;
 use super::plan::LogRow;
+use edge_config::endpoint::Backend;
 
 /// A rendered statement: cheap to clone, and a stable string for the driver's
 /// prepared-statement cache.

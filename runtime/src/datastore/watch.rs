@@ -24,10 +24,10 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use super::DatastoreError;
-use super::endpoint::Backend;
 use super::kv::{Event, EventKind, KeyRange, KeyValue, Revision};
 use super::sql::{self, Statements};
 use super::writer::kv_from_row;
+use edge_config::endpoint::Backend;
 
 /// Rows read per poll or replay query.
 const PAGE: i64 = 1000;
@@ -388,7 +388,7 @@ impl Watch {
 /// Wakes `wake` on every PostgreSQL notification, and after every reconnect
 /// (notifications sent while disconnected are lost; a poll catches up).
 pub(crate) async fn run_pg_listener(
-    url: crate::secret::Secret<String>,
+    url: edge_config::secret::Secret<String>,
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) {

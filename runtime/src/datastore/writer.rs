@@ -31,10 +31,10 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::DatastoreError;
 use super::connect::{self, Role};
-use super::endpoint::Endpoint;
 use super::kv::KeyValue;
 use super::plan::{self, Op, Outcome, Plan, Snapshot};
 use super::sql::Statements;
+use edge_config::endpoint::Endpoint;
 
 /// How often the writer yields before collecting a batch, after a batch of
 /// several writes (see [`Writer::run`]).

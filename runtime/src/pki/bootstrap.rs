@@ -34,8 +34,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error::json_error;
-use super::{PkiBundle, PkiError, Token};
-use crate::secret::Secret;
+use super::{PkiBundle, PkiError};
+use edge_config::secret::Secret;
+use edge_config::token::Token;
 
 /// Version of the envelope layout.
 pub const ENVELOPE_VERSION: u32 = 1;

@@ -11,8 +11,6 @@
 //! CSR other than its public key reach a certificate.
 
 use std::fmt;
-use std::net::IpAddr;
-use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
@@ -28,7 +26,8 @@ use super::PkiError;
 use super::der;
 use super::error::{key_reason, rcgen_reason};
 use super::identity::{parse_one_cert_pem, x509};
-use crate::secret::Secret;
+use edge_config::san::San;
+use edge_config::secret::Secret;
 
 /// Validity of a CA certificate: ten years, like K3s.
 pub const CA_VALIDITY_DAYS: i64 = 3650;
@@ -48,85 +47,16 @@ pub(crate) fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// A subject alternative name: a DNS name or an IP address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum San {
-    /// A DNS name, lower-cased, without a trailing dot.
-    Dns(String),
-    /// An IPv4 or IPv6 address.
-    Ip(IpAddr),
-}
-
-impl San {
-    /// Parses `value` as an IP address, else as a DNS name.
-    pub fn parse(value: &str) -> Result<San, PkiError> {
-        if let Ok(ip) = value.parse::<IpAddr>() {
-            return Ok(San::Ip(ip));
-        }
-        let bad = |reason: &str| PkiError::BadSan {
-            value: value.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let name = value
-            .strip_suffix('.')
-            .unwrap_or(value)
-            .to_ascii_lowercase();
-        if name.is_empty() {
-            return Err(bad("it is empty"));
-        }
-        if name.len() > 253 {
-            return Err(bad("it is longer than 253 characters"));
-        }
-        for (i, label) in name.split('.').enumerate() {
-            if label.is_empty() {
-                return Err(bad("it has an empty label (two dots in a row)"));
-            }
-            if label.len() > 63 {
-                return Err(bad("a label is longer than 63 characters"));
-            }
-            let wildcard = i == 0 && label == "*";
-            let valid = label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !wildcard && !valid {
-                return Err(bad(
-                    "it contains a character other than letters, digits, '-' and '_'",
-                ));
-            }
-            if label.starts_with('-') || label.ends_with('-') {
-                return Err(bad("a label starts or ends with '-'"));
-            }
-        }
-        Ok(San::Dns(name))
-    }
-
-    fn to_rcgen(&self) -> Result<SanType, PkiError> {
-        match self {
-            San::Ip(ip) => Ok(SanType::IpAddress(*ip)),
-            San::Dns(name) => Ok(SanType::DnsName(name.as_str().try_into().map_err(
-                |e: rcgen::Error| PkiError::BadSan {
-                    value: name.clone(),
-                    reason: rcgen_reason(&e),
-                },
-            )?)),
-        }
-    }
-}
-
-impl FromStr for San {
-    type Err = PkiError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        San::parse(s)
-    }
-}
-
-impl fmt::Display for San {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            San::Dns(name) => f.write_str(name),
-            San::Ip(ip) => write!(f, "{ip}"),
-        }
+/// A SAN as rcgen puts it into a certificate.
+fn san_to_rcgen(san: &San) -> Result<SanType, PkiError> {
+    match san {
+        San::Ip(ip) => Ok(SanType::IpAddress(*ip)),
+        San::Dns(name) => Ok(SanType::DnsName(name.as_str().try_into().map_err(
+            |e: rcgen::Error| PkiError::BadSan {
+                value: name.clone(),
+                reason: rcgen_reason(&e),
+            },
+        )?)),
     }
 }
 
@@ -295,7 +225,7 @@ impl CertificateAuthority {
         }
         let mut params = leaf_params(common_name, &[], now, validity_secs)?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.subject_alt_names = sans.iter().map(San::to_rcgen).collect::<Result<_, _>>()?;
+        params.subject_alt_names = sans.iter().map(san_to_rcgen).collect::<Result<_, _>>()?;
         self.sign_new_key(&params, &what)
     }
 
@@ -501,27 +431,6 @@ fn client_params(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn san_parse_table() {
-        let ok = [
-            ("10.0.0.1", San::Ip("10.0.0.1".parse().unwrap())),
-            ("::1", San::Ip("::1".parse().unwrap())),
-            ("Edge-1.Example.COM.", San::Dns("edge-1.example.com".into())),
-            ("*.svc", San::Dns("*.svc".into())),
-            ("kubernetes", San::Dns("kubernetes".into())),
-        ];
-        for (input, want) in ok {
-            assert_eq!(San::parse(input).unwrap(), want, "{input}");
-        }
-        for bad in ["", "a..b", "-a.b", "a b", "x.*", "é.com"] {
-            let err = San::parse(bad).unwrap_err().to_string();
-            assert!(
-                err.contains("invalid subject alternative name"),
-                "{bad}: {err}"
-            );
-        }
-    }
 
     #[test]
     fn ca_has_k3s_style_name_and_ten_years() {

@@ -20,14 +20,15 @@ use rand::RngCore;
 use rcgen::KeyPair;
 use serde::{Deserialize, Serialize};
 
-use super::ca::{CertAndKey, CertificateAuthority, San, new_key, unix_now};
+use super::ca::{CertAndKey, CertificateAuthority, new_key, unix_now};
 use super::error::key_reason;
 use super::files::{
     PRIVATE_DIR, PRIVATE_FILE, PUBLIC_FILE, ensure_dir, read_optional_text, write_atomic,
 };
 use super::identity::{identity_of, issued_by, parse_one_cert_pem, sans_of, x509};
 use super::{Identity, PkiError};
-use crate::secret::Secret;
+use edge_config::san::San;
+use edge_config::secret::Secret;
 
 /// Server CA certificate (what `/cacerts` serves and the token hashes).
 pub const SERVER_CA_CERT: &str = "server-ca.crt";
@@ -127,7 +128,7 @@ pub struct PkiBundle {
 mod secret_string {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use crate::secret::Secret;
+    use edge_config::secret::Secret;
 
     pub fn serialize<S: Serializer>(value: &Secret<String>, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(value.expose())

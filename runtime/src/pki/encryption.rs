@@ -18,7 +18,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 
 use super::PkiError;
-use crate::secret::Secret;
+use edge_config::secret::Secret;
 
 /// Prefix of every value Kubernetes' envelope-less providers write.
 pub const ENCRYPTED_PREFIX: &[u8] = b"k8s:enc:";

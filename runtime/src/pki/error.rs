@@ -66,6 +66,10 @@ pub enum PkiError {
     #[error("cannot issue {what}: {reason}")]
     Issue { what: String, reason: String },
 
+    /// A string is not a token.
+    #[error(transparent)]
+    Token(#[from] edge_config::token::TokenError),
+
     /// A subject alternative name is neither an IP address nor a DNS name.
     #[error(
         "invalid subject alternative name {value:?}: {reason}; use a DNS name (e.g. \
@@ -84,25 +88,6 @@ pub enum PkiError {
     #[error("client certificate has no usable identity: {reason}")]
     NoIdentity { reason: String },
 
-    /// K3s: the token string is empty.
-    #[error("token must not be empty; pass --token or set EDGE_TOKEN")]
-    EmptyToken,
-
-    /// K3s: the CA hash between `K10` and `::` has the wrong length.
-    #[error(
-        "invalid token CA hash length: {len} characters between K10 and ::, want 64 (the \
-         SHA-256 of the cluster CA in hex) or none; copy the token again from \
-         <data-dir>/server/token on a server"
-    )]
-    TokenHashLength { len: usize },
-
-    /// K3s: the token has no password part.
-    #[error(
-        "invalid token format: the secret after the last separator is empty; a token is \
-         K10<CA hash>::<user>:<secret> or just the secret"
-    )]
-    TokenFormat,
-
     /// K3s: the CA a server presents is not the one the token was made for.
     #[error(
         "token CA hash does not match the Cluster CA certificate hash: {token_hash} != \
@@ -111,13 +96,6 @@ pub enum PkiError {
          <data-dir>/server/token on a server of this cluster)"
     )]
     TokenCaMismatch { token_hash: String, ca_hash: String },
-
-    /// A token with whitespace or control characters in it.
-    #[error(
-        "the token contains spaces or control characters; a token is one word (a bare \
-         secret or K10<CA hash>::<user>:<secret>)"
-    )]
-    TokenCharacters,
 
     /// `--token` is a full `K10` token whose CA hash is not this cluster's.
     #[error(

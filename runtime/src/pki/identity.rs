@@ -16,7 +16,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 
 use super::PkiError;
-use super::ca::San;
+use edge_config::san::San;
 
 /// Who a client certificate says its holder is.
 #[derive(Debug, Clone, PartialEq, Eq)]

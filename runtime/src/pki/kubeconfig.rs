@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use super::PkiError;
 use super::files::{ensure_parent, write_atomic};
-use crate::secret::Secret;
+use edge_config::secret::Secret;
 
 /// Mode of a kubeconfig unless `--write-kubeconfig-mode` says otherwise.
 pub const DEFAULT_MODE: u32 = 0o600;

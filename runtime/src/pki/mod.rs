@@ -25,11 +25,10 @@ pub mod kubeconfig;
 pub mod passwd;
 pub mod token;
 
-pub use ca::{CertAndKey, CertificateAuthority, San};
+pub use ca::{CertAndKey, CertificateAuthority};
 pub use cluster::{CertAction, ClusterPki, EnsuredCert, IssueReason, PkiBundle};
 pub use error::PkiError;
 pub use identity::{Identity, ca_hash, identity};
-pub use token::Token;
 
 #[cfg(test)]
 mod tests;

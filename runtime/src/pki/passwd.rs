@@ -19,7 +19,7 @@ use argon2::{Algorithm, Argon2, CustomizedPasswordHasher, Params, PasswordVerifi
 use rand::RngCore;
 
 use super::PkiError;
-use crate::secret::Secret;
+use edge_config::secret::Secret;
 
 /// Argon2id memory cost, KiB.
 pub const MEMORY_KIB: u32 = 19 * 1024;

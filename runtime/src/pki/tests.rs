@@ -15,7 +15,9 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use super::identity::parse_one_cert_pem;
 use super::*;
-use crate::secret::Secret;
+use edge_config::san::San;
+use edge_config::secret::Secret;
+use edge_config::token::Token;
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -237,9 +239,9 @@ fn no_error_prints_a_secret() {
         format!("K10{hash}::server:"),
         String::new(),
     ] {
-        errors.push(Token::parse(&bad).unwrap_err());
+        errors.push(Token::parse(&bad).unwrap_err().into());
     }
-    errors.push(Token::parse(&format!("{S} {S}")).unwrap_err());
+    errors.push(Token::parse(&format!("{S} {S}")).unwrap_err().into());
     let flag = Token::parse(&format!("K10{}::server:{S}", "b".repeat(64))).unwrap();
     errors.push(token::check_pin(Some(&flag), &hash).unwrap_err());
     let dir = tempfile::tempdir().unwrap();

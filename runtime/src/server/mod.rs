@@ -26,15 +26,15 @@ use crate::apiserver::handlers::Api;
 use crate::apiserver::http::{self, Shared};
 use crate::apiserver::storage::ObjectStore;
 use crate::apiserver::supervisor::Supervisor;
-use crate::config::server::ServerConfig;
-use crate::config::types::NodeName;
 use crate::controllers::{self, node::NodeSettings};
 use crate::datastore::{DatastoreError, Store, StoreOptions};
-use crate::pki::ca::San;
 use crate::pki::cluster::{self, ClusterPki};
 use crate::pki::encryption::AesGcmProvider;
 use crate::pki::{PkiError, kubeconfig, token};
 use crate::vip::{Vip, VipError};
+use edge_config::san::San;
+use edge_config::server::ServerConfig;
+use edge_config::types::NodeName;
 
 /// Why the server could not start or keep running.
 #[derive(Debug, thiserror::Error)]
@@ -556,10 +556,10 @@ async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::server::parse_for_test;
+    use edge_config::server::parse_argv;
 
     fn config(argv: &[&str]) -> ServerConfig {
-        parse_for_test(argv).expect("valid config")
+        parse_argv(argv).expect("valid config")
     }
 
     fn has(sans: &[San], name: &str) -> bool {

@@ -31,7 +31,7 @@ use vrrp::net::NetOps;
 use vrrp::net::linux::LinuxNet;
 use vrrp::{HealthConfig, Instance, VrrpConfig};
 
-use crate::config::server::VipConfig;
+use edge_config::server::VipConfig;
 
 /// Health tracking of the local API: 3 failed checks in a row lower the
 /// priority, 2 good ones restore it. The weight takes any configured

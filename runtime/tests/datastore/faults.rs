@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use edge_config::endpoint::Endpoint;
 use edge_runtime::datastore::{
-    DatastoreError, Endpoint, Event, EventKind, KeyRange, Revision, Store, StoreOptions,
+    DatastoreError, Event, EventKind, KeyRange, Revision, Store, StoreOptions,
 };
 use edge_testkit::{Engine, ServerOptions, free_port, unique_db_name};
 

@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use edge_config::endpoint::Endpoint;
 use edge_runtime::datastore::{
-    DatastoreError, Endpoint, Event, EventKind, KeyRange, Revision, Store, StoreOptions, Watch,
+    DatastoreError, Event, EventKind, KeyRange, Revision, Store, StoreOptions, Watch,
 };
 use tokio::time::timeout;
 

@@ -4,7 +4,8 @@
 
 use std::path::PathBuf;
 
-use edge_runtime::datastore::{DatastoreError, Endpoint, Store, StoreOptions, TlsFiles};
+use edge_config::endpoint::{Endpoint, TlsFiles};
+use edge_runtime::datastore::{DatastoreError, Store, StoreOptions};
 use edge_testkit::{DbServer, Engine, HOST, PASSWORD, ServerOptions, ServerTls, USER};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,

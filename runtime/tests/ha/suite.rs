@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use edge_runtime::datastore::{Endpoint, KeyRange, Store, StoreOptions};
+use edge_config::endpoint::Endpoint;
+use edge_runtime::datastore::{KeyRange, Store, StoreOptions};
 use edge_testkit::{DbServer, Engine, ServerOptions, unique_db_name};
 use serde_json::Value;
 
@@ -445,7 +446,7 @@ pub async fn startup_race_ends_with_one_ca(engine: Engine) {
             tempfile::tempdir().expect("tmp"),
             tempfile::tempdir().expect("tmp"),
         );
-        let token = edge_runtime::pki::Token::parse(TOKEN).expect("token");
+        let token = edge_config::token::Token::parse(TOKEN).expect("token");
         let (r1, r2) = tokio::join!(
             edge_runtime::cluster::bootstrap(&s1, d1.path(), Some(&token)),
             edge_runtime::cluster::bootstrap(&s2, d2.path(), Some(&token))

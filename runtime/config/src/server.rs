@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Deserialize;
 
-use super::ConfigError;
-use super::types::{Cidr, FileMode, Label, NodeName, Taint};
-use crate::datastore::{Endpoint, TlsFiles};
-use crate::pki::token::Token;
+use crate::ConfigError;
+use crate::endpoint::{Endpoint, TlsFiles};
 use crate::secret::Secret;
+use crate::token::Token;
+use crate::types::{Cidr, FileMode, Label, NodeName, Taint};
 use vrrp::{AdvertInterval, ChecksumMode, InterfaceName, Priority, VirtualIp, Vrid};
 
 /// The default config file, read when it exists and `--config` is not given.
@@ -387,7 +387,7 @@ pub struct CriticalConfig {
 /// The virtual IP this server competes for: `--vip` and the `--vrrp-*`
 /// flags, each value already validated by the `vrrp` crate's types. Checks
 /// that need the system (the interface and its subnets, capabilities) happen
-/// when the server starts ([`crate::vip`]).
+/// when the server starts (`edge_runtime::vip`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VipConfig {
     pub vip: VirtualIp,
@@ -589,7 +589,7 @@ impl ServerArgs {
             .cluster_domain
             .or(file.cluster_domain)
             .unwrap_or_else(|| "cluster.local".into());
-        if !super::types::is_dns_subdomain(&cluster_domain) {
+        if !crate::types::is_dns_subdomain(&cluster_domain) {
             return Err(ConfigError::Invalid {
                 key: "cluster-domain".into(),
                 message: format!("{cluster_domain:?} is not a DNS domain"),
@@ -690,9 +690,9 @@ impl ServerArgs {
     }
 }
 
-/// `edged server ARGV…` resolved, for tests across the crate.
-#[cfg(test)]
-pub(crate) fn parse_for_test(argv: &[&str]) -> Result<ServerConfig, String> {
+/// `edged server ARGV…` resolved as the binary would resolve it (flags,
+/// environment, config file), with clap's or the resolver's message on error.
+pub fn parse_argv(argv: &[&str]) -> Result<ServerConfig, String> {
     use clap::Parser;
 
     #[derive(Parser)]
@@ -711,7 +711,7 @@ mod tests {
     use super::*;
 
     fn parse(argv: &[&str]) -> Result<ServerConfig, String> {
-        parse_for_test(argv)
+        parse_argv(argv)
     }
 
     #[test]

@@ -22,8 +22,16 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
-use super::DatastoreError;
 use crate::secret::Secret;
+
+/// The endpoint string is malformed. Raised before any connection attempt;
+/// `endpoint` is the string with its password redacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid datastore endpoint {endpoint:?}: {reason}")]
+pub struct EndpointError {
+    pub endpoint: String,
+    pub reason: String,
+}
 
 /// Database name used when the endpoint names none (K3s's default).
 pub const DEFAULT_DATABASE: &str = "kubernetes";
@@ -139,13 +147,13 @@ const MYSQL_IGNORED_PARAMS: &[&str] = &[
 
 impl Endpoint {
     /// Parses an endpoint string with no TLS files.
-    pub fn parse(endpoint: &str) -> Result<Self, DatastoreError> {
+    pub fn parse(endpoint: &str) -> Result<Self, EndpointError> {
         Self::parse_with_tls(endpoint, TlsFiles::default())
     }
 
     /// Parses an endpoint string and attaches the `--datastore-*file` TLS files.
-    pub fn parse_with_tls(endpoint: &str, tls: TlsFiles) -> Result<Self, DatastoreError> {
-        let invalid = |reason: String| DatastoreError::InvalidEndpoint {
+    pub fn parse_with_tls(endpoint: &str, tls: TlsFiles) -> Result<Self, EndpointError> {
+        let invalid = |reason: String| EndpointError {
             endpoint: redact_dsn(endpoint),
             reason,
         };
@@ -269,14 +277,14 @@ impl Endpoint {
 
     /// The driver URL for the endpoint's database. Holds the password: callers
     /// hand it to the driver and never print it.
-    pub(crate) fn driver_url(&self) -> Secret<String> {
+    pub fn driver_url(&self) -> Secret<String> {
         self.url_for(true)
     }
 
     /// The driver URL for a server-level connection that can create the
     /// database: PostgreSQL's `postgres` maintenance database, or no database
     /// for MySQL. `None` for SQLite, which creates its file on open.
-    pub(crate) fn server_url(&self) -> Option<Secret<String>> {
+    pub fn server_url(&self) -> Option<Secret<String>> {
         match self.target {
             Target::Sqlite { .. } => None,
             _ => Some(self.url_for(false)),

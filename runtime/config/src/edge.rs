@@ -4,7 +4,7 @@
 //! the device keys `role`, `hostname`, `network`, `vip` and `cluster-size`.
 //!
 //! Every field is optional here: a file is one layer, and layers are merged
-//! before the cross-field rules of [`super::validate`] run. Leaf values are
+//! before the cross-field rules of [`crate::validate`] run. Leaf values are
 //! validated newtypes that parse from the text an operator wrote.
 //!
 //! Owns the keys, their value syntax and the JSON Schema editors use. Must not
@@ -22,10 +22,11 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Value as Json, json};
 
-use super::server::DISABLABLE;
-use super::types::{Cidr, FileMode, Label, NodeName, Taint, is_dns_subdomain};
-use crate::datastore::{Backend, Endpoint, TlsFiles};
+use crate::endpoint::{Backend, Endpoint, TlsFiles};
 use crate::secret::Secret;
+use crate::server::DISABLABLE;
+use crate::token::{Token, TokenError};
+use crate::types::{Cidr, FileMode, Label, NodeName, Taint, is_dns_subdomain};
 
 /// A leaf value: parsed from text, rendered to JSON, described for editors.
 pub trait Leaf: Sized {
@@ -271,14 +272,12 @@ impl Leaf for Role {
     }
 }
 
-/// The cluster token: the one [`Token`] type every path parses it into.
-pub use crate::pki::token::Token;
-
+/// The cluster token in `edge.yaml`: the one [`Token`] type, trimmed first.
 impl Leaf for Token {
     fn parse(t: &str) -> Result<Self, String> {
         Token::parse_trimmed(t).map_err(|e| match e {
-            crate::pki::PkiError::EmptyToken => "the token is empty".into(),
-            crate::pki::PkiError::TokenCharacters => {
+            TokenError::Empty => "the token is empty".into(),
+            TokenError::Characters => {
                 format!("{e} (quote it if it contains `#` or `:`)")
             }
             e => format!("not a valid token: {e}"),
@@ -443,7 +442,7 @@ impl Leaf for DatastoreUrl {
         let e = Endpoint::parse(t).map_err(|e| e.to_string())?;
         Ok(Self {
             raw: Secret::new(t.to_owned()),
-            redacted: crate::datastore::endpoint::redact_dsn(t),
+            redacted: crate::endpoint::redact_dsn(t),
             backend: e.backend(),
         })
     }
@@ -621,7 +620,7 @@ pub struct SanName(pub String);
 impl Leaf for SanName {
     fn parse(t: &str) -> Result<Self, String> {
         let t = t.trim();
-        crate::pki::ca::San::parse(t).map_err(|e| format!("{t:?}: {e}"))?;
+        crate::san::San::parse(t).map_err(|e| format!("{t:?}: {e}"))?;
         Ok(Self(t.to_owned()))
     }
     fn to_json(&self) -> Json {

@@ -29,13 +29,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::edge::{
+use crate::edge::{
     AGENT_KEYS, EdgeFile, HostAddress, InterfaceSection, List, Role, SERVER_KEYS, ServerUrl, Text,
-    Token,
 };
-use super::server;
-use super::tree::{self, Entry, Layer, Loc, Node, Seg, Source, TreeError, Value, dotted};
-use crate::datastore::{Backend, TlsFiles};
+use crate::endpoint::{Backend, TlsFiles};
+use crate::server;
+use crate::token::Token;
+use crate::tree::{self, Entry, Layer, Loc, Node, Seg, Source, TreeError, Value, dotted};
 
 /// How bad a diagnostic is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -668,7 +668,7 @@ fn resolve(mut merged: Node, role_failed: bool) -> (Option<EdgeConfig>, Vec<Diag
     let role = role_entry
         .as_ref()
         .and_then(|e| e.value.text())
-        .and_then(|t| <Role as super::edge::Leaf>::parse(t).ok())
+        .and_then(|t| <Role as crate::edge::Leaf>::parse(t).ok())
         .unwrap_or_default();
     let (other, why) = match role {
         Role::Server => (
@@ -687,7 +687,7 @@ fn resolve(mut merged: Node, role_failed: bool) -> (Option<EdgeConfig>, Vec<Diag
     let vip_url = (role == Role::Agent && merged.find(&["server"]).is_none())
         .then(|| {
             let vip = merged.find(&["vip", "address"])?.value.text()?;
-            let vip = <vrrp::VirtualIp as super::edge::Leaf>::parse(vip).ok()?;
+            let vip = <vrrp::VirtualIp as crate::edge::Leaf>::parse(vip).ok()?;
             let port = merged
                 .find(&["https-listen-port"])
                 .and_then(|e| e.value.text())
@@ -1112,7 +1112,7 @@ fn check_vip(
             "unicast-peers" => "unicast-peers",
             _ => "address",
         };
-        c.error(&["vip", key], super::edge::clean("", e.to_string()));
+        c.error(&["vip", key], crate::edge::clean("", e.to_string()));
     }
     Some(cfg)
 }

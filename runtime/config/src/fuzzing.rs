@@ -6,9 +6,9 @@
 //! and located errors; a valid one renders to YAML that validates again; the
 //! token scrub never leaves the token in the file it edits.
 
-use super::render;
-use super::tree::Layer;
-use super::validate::{EdgeConfig, Input, Loaded, TokenSource, load};
+use crate::render;
+use crate::tree::Layer;
+use crate::validate::{EdgeConfig, Input, Loaded, TokenSource, load};
 
 /// Runs bytes through everything that reads a configuration, as a device
 /// file and (if text) as a kernel command line, checking the properties.
@@ -87,7 +87,7 @@ pub fn scrub(loaded: &Loaded) {
     let (Some(text), Some(tree)) = (layer.text.as_ref().map(|t| t.expose()), &layer.tree) else {
         return;
     };
-    if let Ok(out) = crate::boot::scrub::scrub_text(text, tree, token) {
+    if let Ok(out) = crate::scrub::scrub_text(text, tree, token) {
         assert!(!out.contains(token.as_written().expose().as_str()), "{out}");
         assert!(out.contains(&token.sha256()), "{out}");
     }

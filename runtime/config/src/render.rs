@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
-use super::edge::{Leaf, List, Role, Text};
-use super::types::NodeName;
-use super::validate::{EdgeConfig, TokenSource};
+use crate::edge::{Leaf, List, Role, Text};
+use crate::types::NodeName;
+use crate::validate::{EdgeConfig, TokenSource};
 
 /// The effective configuration, secrets redacted (JSON value; see [`to_yaml`]).
 pub fn effective(config: &EdgeConfig) -> Json {
@@ -277,8 +277,8 @@ fn plain_or_quoted(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tree::Layer;
-    use crate::config::validate::{Input, load};
+    use crate::tree::Layer;
+    use crate::validate::{Input, load};
 
     fn config(yaml: &str) -> EdgeConfig {
         load(&[Input::yaml("edge.yaml", Layer::Device, yaml)])
@@ -301,11 +301,8 @@ mod tests {
             "e": {"f": true, "g": "postgres://u:p@h:5432/db"}, "h": "", "i": "key: v"
         });
         let text = to_yaml(&v);
-        let back = crate::config::tree::parse_yaml(
-            &text,
-            &crate::config::tree::Source::new("x", Layer::Device),
-        )
-        .expect("parses");
+        let back = crate::tree::parse_yaml(&text, &crate::tree::Source::new("x", Layer::Device))
+            .expect("parses");
         assert_eq!(back.find(&["a"]).and_then(|e| e.value.text()), Some("no"));
         assert!(text.contains("a: \"no\"\n"), "{text}");
         assert!(text.contains("b: \"0600\"\n"), "{text}");
@@ -361,7 +358,7 @@ mod tests {
         #[derive(clap::Parser)]
         struct Cli {
             #[command(flatten)]
-            args: crate::config::server::ServerArgs,
+            args: crate::server::ServerArgs,
         }
         let flags: Vec<String> = Cli::command()
             .get_arguments()
@@ -383,8 +380,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let file = dir.path().join("config.yaml");
         std::fs::write(&file, to_yaml(&Json::Object(m))).expect("write");
-        let parsed: crate::config::server::ServerFile =
-            crate::config::server::read_yaml(&file).unwrap_or_else(|e| panic!("{e}"));
+        let parsed: crate::server::ServerFile =
+            crate::server::read_yaml(&file).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.https_listen_port, Some(7443));
         assert_eq!(parsed.write_kubeconfig_mode.map(|m| m.0), Some(0o644));
         assert_eq!(parsed.node_label.into_vec().len(), 1);

@@ -13,9 +13,9 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::fuzzing::{check, exercise};
-use super::tree::Layer;
-use super::validate::{Input, load};
+use crate::fuzzing::{check, exercise};
+use crate::tree::Layer;
+use crate::validate::{Input, load};
 
 const SECRET: &str = "SECRETVALUE-0123456789";
 const PASSWORD: &str = "PASSWORDVALUE";
