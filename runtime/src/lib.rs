@@ -11,6 +11,5 @@ pub mod controllers;
 pub mod ctl;
 pub mod datastore;
 pub mod logging;
-pub mod pki;
 pub mod server;
 pub mod vip;

@@ -345,18 +345,16 @@ fn credentials_and_node_authorization() {
     );
 
     // A node certificate may write its own node, not another's.
-    let pki = edge_runtime::pki::cluster::ClusterPki::load(&edge_runtime::pki::cluster::tls_dir(
-        &server.data_dir(),
-    ))
-    .expect("pki");
+    let pki = edge_pki::cluster::ClusterPki::load(&edge_pki::cluster::tls_dir(&server.data_dir()))
+        .expect("pki");
     let pair = pki
         .client_ca
         .issue_client("system:node:edge-b", &["system:nodes"])
         .expect("node cert");
     let node_kc = server.dir.path().join("node.yaml");
-    edge_runtime::pki::kubeconfig::write(
+    edge_pki::kubeconfig::write(
         &node_kc,
-        &edge_runtime::pki::kubeconfig::Kubeconfig {
+        &edge_pki::kubeconfig::Kubeconfig {
             server_url: &server.url(),
             ca_pem: pki.server_ca.cert_pem(),
             client_cert_pem: &pair.cert_pem,

@@ -407,15 +407,14 @@ pub fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
     Ok((rev, start.to_owned()))
 }
 
-impl ValueTransformer for crate::pki::encryption::AesGcmProvider {
+impl ValueTransformer for edge_pki::encryption::AesGcmProvider {
     fn encrypt(&self, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, String> {
-        crate::pki::encryption::AesGcmProvider::encrypt(self, key, plaintext)
+        edge_pki::encryption::AesGcmProvider::encrypt(self, key, plaintext)
             .map_err(|e| e.to_string())
     }
 
     fn decrypt(&self, key: &str, stored: &[u8]) -> Result<Vec<u8>, String> {
-        crate::pki::encryption::AesGcmProvider::decrypt(self, key, stored)
-            .map_err(|e| e.to_string())
+        edge_pki::encryption::AesGcmProvider::decrypt(self, key, stored).map_err(|e| e.to_string())
     }
 }
 

@@ -22,9 +22,9 @@ use super::auth::{MASTERS, Peer, TOKEN_AGENT, TOKEN_SERVER};
 use super::handlers::{error_response, json_response};
 use super::http::{Shared, authenticate, read_body};
 use super::request::path_not_found;
-use crate::pki::ca::CertificateAuthority;
 use edge_apimachinery::status::ApiError;
 use edge_config::server::CriticalConfig;
+use edge_pki::ca::CertificateAuthority;
 
 /// User and group of certificates signed for operators by `/v1-edge/client-admin.crt`.
 pub const OPERATOR_USER: &str = "edge-operator";

@@ -14,13 +14,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::datastore::{DatastoreError, KeyRange, Store};
-use crate::pki::PkiError;
-use crate::pki::bootstrap::{bootstrap_key, decrypt_bundle, encrypt_bundle};
-use crate::pki::cluster::{ClusterPki, tls_dir};
-use crate::pki::identity::ca_hash;
-use crate::pki::token;
 use edge_config::server::CriticalConfig;
 use edge_config::token::{SERVER_USER, Token};
+use edge_pki::PkiError;
+use edge_pki::bootstrap::{bootstrap_key, decrypt_bundle, encrypt_bundle};
+use edge_pki::cluster::{ClusterPki, tls_dir};
+use edge_pki::identity::ca_hash;
+use edge_pki::token;
 
 /// Where the first server records the critical flags.
 pub const CRITICAL_CONFIG_KEY: &str = "/edge/critical-config";

@@ -12,11 +12,11 @@ use http::Method;
 use url::Url;
 
 use super::client::{self, ClientError, Trust};
-use crate::pki::PkiError;
-use crate::pki::kubeconfig::{self, Kubeconfig};
-use crate::pki::token::{self, CaCheck};
 use edge_config::secret::Secret;
 use edge_config::token::{SERVER_USER, Token};
+use edge_pki::PkiError;
+use edge_pki::kubeconfig::{self, Kubeconfig};
+use edge_pki::token::{self, CaCheck};
 
 /// Why no kubeconfig was produced.
 #[derive(Debug, thiserror::Error)]
@@ -103,8 +103,8 @@ pub async fn fetch(server: &str, token: &Token) -> Result<Issued, KubeconfigErro
 
 /// Writes a fetched kubeconfig, readable by its owner only.
 pub fn write(path: &std::path::Path, issued: &Issued) -> Result<(), KubeconfigError> {
-    crate::pki::files::ensure_parent(path)?;
-    Ok(crate::pki::files::write_atomic(
+    edge_pki::files::ensure_parent(path)?;
+    Ok(edge_pki::files::write_atomic(
         path,
         issued.kubeconfig.expose().as_bytes(),
         0o600,

@@ -28,13 +28,13 @@ use crate::apiserver::storage::ObjectStore;
 use crate::apiserver::supervisor::Supervisor;
 use crate::controllers::{self, node::NodeSettings};
 use crate::datastore::{DatastoreError, Store, StoreOptions};
-use crate::pki::cluster::{self, ClusterPki};
-use crate::pki::encryption::AesGcmProvider;
-use crate::pki::{PkiError, kubeconfig, token};
 use crate::vip::{Vip, VipError};
 use edge_config::san::San;
 use edge_config::server::ServerConfig;
 use edge_config::types::NodeName;
+use edge_pki::cluster::{self, ClusterPki};
+use edge_pki::encryption::AesGcmProvider;
+use edge_pki::{PkiError, kubeconfig, token};
 
 /// Why the server could not start or keep running.
 #[derive(Debug, thiserror::Error)]
@@ -344,7 +344,7 @@ async fn serve(
             tracing::info!(dir = %tls_dir.display(), "generated the cluster certificate authorities");
             pki
         };
-        let ca_hash = crate::pki::identity::ca_hash(pki.server_ca.cert_pem().as_bytes())?;
+        let ca_hash = edge_pki::identity::ca_hash(pki.server_ca.cert_pem().as_bytes())?;
         token::check_pin(config.token.as_ref(), &ca_hash)?;
         let existing = token::read_server_token(&config.data_dir)?;
         let secret = token::server_secret(config.token.as_ref(), existing.as_ref())
@@ -384,7 +384,7 @@ async fn serve(
         api,
         supervisor: Supervisor {
             server_ca_pem: pki.server_ca.cert_pem().to_owned(),
-            client_ca: crate::pki::ca::CertificateAuthority::from_pem(
+            client_ca: edge_pki::ca::CertificateAuthority::from_pem(
                 pki.client_ca.cert_pem(),
                 pki.client_ca.key_pem(),
             )?,

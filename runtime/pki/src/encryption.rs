@@ -17,7 +17,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngCore;
 
-use super::PkiError;
+use crate::PkiError;
 use edge_config::secret::Secret;
 
 /// Prefix of every value Kubernetes' envelope-less providers write.

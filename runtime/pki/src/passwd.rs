@@ -18,7 +18,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, CustomizedPasswordHasher, Params, PasswordVerifier, Version};
 use rand::RngCore;
 
-use super::PkiError;
+use crate::PkiError;
 use edge_config::secret::Secret;
 
 /// Argon2id memory cost, KiB.

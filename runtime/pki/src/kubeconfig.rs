@@ -14,8 +14,8 @@ use std::path::Path;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
-use super::PkiError;
-use super::files::{ensure_parent, write_atomic};
+use crate::PkiError;
+use crate::files::{ensure_parent, write_atomic};
 use edge_config::secret::Secret;
 
 /// Mode of a kubeconfig unless `--write-kubeconfig-mode` says otherwise.
@@ -88,9 +88,9 @@ mod tests {
     use std::process::Command;
 
     use super::*;
-    use crate::pki::CertificateAuthority;
+    use crate::CertificateAuthority;
 
-    fn sample() -> (CertificateAuthority, crate::pki::CertAndKey) {
+    fn sample() -> (CertificateAuthority, crate::CertAndKey) {
         let server_ca = CertificateAuthority::generate("edge-server-ca").unwrap();
         let client_ca = CertificateAuthority::generate("edge-client-ca").unwrap();
         let admin = client_ca
@@ -132,7 +132,7 @@ mod tests {
 
     /// Where scripts/test.sh installs kubectl: `.venv/bin/kubectl` at the repo root.
     fn kubectl() -> Option<PathBuf> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubectl");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/kubectl");
         if path.exists() {
             return Some(path);
         }

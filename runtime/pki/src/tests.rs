@@ -13,8 +13,8 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::ClientCertVerifier;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use super::identity::parse_one_cert_pem;
 use super::*;
+use crate::identity::parse_one_cert_pem;
 use edge_config::san::San;
 use edge_config::secret::Secret;
 use edge_config::token::Token;

@@ -14,20 +14,20 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use super::PkiError;
+use crate::PkiError;
 
 /// Mode of private keys, tokens and admin kubeconfigs.
-pub(crate) const PRIVATE_FILE: u32 = 0o600;
+pub const PRIVATE_FILE: u32 = 0o600;
 /// Mode of certificates (public).
-pub(crate) const PUBLIC_FILE: u32 = 0o644;
+pub const PUBLIC_FILE: u32 = 0o644;
 /// Mode of directories holding private files.
-pub(crate) const PRIVATE_DIR: u32 = 0o700;
+pub const PRIVATE_DIR: u32 = 0o700;
 
 const HINT_PERMS: &str =
     "check that the directory exists, is writable by this user, and the disk is not full";
 
 /// Creates `dir` (and missing parents) and sets it to `mode`, also when it existed.
-pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
+pub fn ensure_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
     DirBuilder::new()
         .recursive(true)
         .mode(mode)
@@ -42,7 +42,7 @@ pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
 
 /// Creates the parent directory of `path` if it is missing (mode 0755 for
 /// the components created; existing ones are left as they are).
-pub(crate) fn ensure_parent(path: &Path) -> Result<(), PkiError> {
+pub fn ensure_parent(path: &Path) -> Result<(), PkiError> {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => DirBuilder::new()
             .recursive(true)
@@ -71,7 +71,7 @@ fn sync_dir_of(path: &Path) -> io::Result<()> {
 }
 
 /// Writes `bytes` to `path` atomically with exactly `mode`.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), PkiError> {
     let tmp = temp_sibling(path);
     let result = (|| -> io::Result<()> {
         let mut file = OpenOptions::new()
@@ -95,7 +95,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), P
 
 /// Points the symlink `link` at `target` (a relative target stays relative),
 /// replacing whatever `link` was, atomically.
-pub(crate) fn symlink_atomic(target: &Path, link: &Path) -> Result<(), PkiError> {
+pub fn symlink_atomic(target: &Path, link: &Path) -> Result<(), PkiError> {
     let tmp = temp_sibling(link);
     let result = (|| -> io::Result<()> {
         std::os::unix::fs::symlink(target, &tmp)?;
@@ -109,7 +109,7 @@ pub(crate) fn symlink_atomic(target: &Path, link: &Path) -> Result<(), PkiError>
 }
 
 /// Reads a file, `None` when it does not exist.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PkiError> {
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PkiError> {
     match fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
@@ -122,7 +122,7 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PkiError> {
 }
 
 /// Reads a UTF-8 text file, `None` when it does not exist.
-pub(crate) fn read_optional_text(path: &Path) -> Result<Option<String>, PkiError> {
+pub fn read_optional_text(path: &Path) -> Result<Option<String>, PkiError> {
     match read_optional(path)? {
         None => Ok(None),
         Some(bytes) => String::from_utf8(bytes)

@@ -33,8 +33,8 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::error::json_error;
-use super::{PkiBundle, PkiError};
+use crate::error::json_error;
+use crate::{PkiBundle, PkiError};
 use edge_config::secret::Secret;
 use edge_config::token::Token;
 
@@ -280,7 +280,7 @@ fn derive_key(token: &Token, kdf: &KdfHeader, salt: &[u8]) -> Result<Secret<[u8;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::ClusterPki;
+    use crate::ClusterPki;
 
     /// Cheap parameters so debug-build tests stay fast; the defaults are
     /// exercised once, in `default_parameters_round_trip`.

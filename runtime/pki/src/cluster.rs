@@ -20,13 +20,13 @@ use rand::RngCore;
 use rcgen::KeyPair;
 use serde::{Deserialize, Serialize};
 
-use super::ca::{CertAndKey, CertificateAuthority, new_key, unix_now};
-use super::error::key_reason;
-use super::files::{
+use crate::ca::{CertAndKey, CertificateAuthority, new_key, unix_now};
+use crate::error::key_reason;
+use crate::files::{
     PRIVATE_DIR, PRIVATE_FILE, PUBLIC_FILE, ensure_dir, read_optional_text, write_atomic,
 };
-use super::identity::{identity_of, issued_by, parse_one_cert_pem, sans_of, x509};
-use super::{Identity, PkiError};
+use crate::identity::{identity_of, issued_by, parse_one_cert_pem, sans_of, x509};
+use crate::{Identity, PkiError};
 use edge_config::san::San;
 use edge_config::secret::Secret;
 
@@ -96,7 +96,7 @@ impl fmt::Debug for ClusterPki {
 }
 
 /// [`ClusterPki`] as plain serialisable data, for the bootstrap data in the
-/// datastore. Holds private keys: encrypt it ([`super::bootstrap`]) before it
+/// datastore. Holds private keys: encrypt it ([`crate::bootstrap`]) before it
 /// leaves the process. Certificates are kept as the exact PEM text, since the
 /// token's CA hash is taken over those bytes.
 ///
@@ -748,7 +748,7 @@ mod tests {
         assert_eq!(mode(&dir.join(ADMIN_KEY)), 0o600);
         let der = parse_one_cert_pem(first.pair.cert_pem.as_bytes(), "t", "t").unwrap();
         assert_eq!(
-            super::super::identity(&der).unwrap(),
+            crate::identity(&der).unwrap(),
             Identity {
                 user: "system:admin".into(),
                 groups: vec!["system:masters".into()],

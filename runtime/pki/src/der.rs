@@ -14,7 +14,7 @@
 
 use rcgen::{KeyPair, SigningKey};
 
-use super::PkiError;
+use crate::PkiError;
 
 const SEQUENCE: u8 = 0x30;
 const SET: u8 = 0x31;

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 
-use super::PkiError;
+use crate::PkiError;
 use edge_config::san::San;
 
 /// Who a client certificate says its holder is.
@@ -207,7 +207,7 @@ pub(crate) fn issued_by(cert: &X509Certificate<'_>, ca: &X509Certificate<'_>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::CertificateAuthority;
+    use crate::CertificateAuthority;
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
     };

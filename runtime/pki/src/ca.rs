@@ -7,7 +7,7 @@
 //! from a PKCS#10 CSR, where the signer decides the subject and the CSR only
 //! contributes its (signature-checked) public key.
 //!
-//! Must not: read or write files (see [`super::cluster`]), or let anything in a
+//! Must not: read or write files (see [`crate::cluster`]), or let anything in a
 //! CSR other than its public key reach a certificate.
 
 use std::fmt;
@@ -22,10 +22,10 @@ use rcgen::{
 use rustls_pki_types::CertificateDer;
 use x509_parser::time::ASN1Time;
 
-use super::PkiError;
-use super::der;
-use super::error::{key_reason, rcgen_reason};
-use super::identity::{parse_one_cert_pem, x509};
+use crate::PkiError;
+use crate::der;
+use crate::error::{key_reason, rcgen_reason};
+use crate::identity::{parse_one_cert_pem, x509};
 use edge_config::san::San;
 use edge_config::secret::Secret;
 
@@ -302,7 +302,7 @@ impl CertificateAuthority {
         self.with_all_groups(&cert.pem(), user, groups, &what)
     }
 
-    /// rcgen writes one O at most (see [`super::der`]); with several groups,
+    /// rcgen writes one O at most (see [`crate::der`]); with several groups,
     /// the subject is replaced by the full one and the certificate re-signed.
     fn with_all_groups(
         &self,

@@ -1,4 +1,4 @@
-//! Certificates, keys and the join token: everything a server needs to prove
+//! Edgeplane's certificates, keys and join token files: everything a server needs to prove
 //! who it is and to decide who its clients are.
 //!
 //! Owns: the cluster's certificate authorities and what they sign
@@ -9,9 +9,12 @@
 //! kubeconfig files ([`kubeconfig`]) and node password hashes ([`passwd`]).
 //!
 //! Must not: talk to the network or the datastore (callers move bytes; this
-//! module only produces and checks them), log or return a secret in an error,
+//! crate only produces and checks them), log or return a secret in an error,
 //! or write a file any other way than atomically with its final mode.
 //! File IO is confined to the functions that take a directory or a path.
+//! Depends only on `edge-config` (for the token, SAN and secret types): no
+//! tokio.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod bootstrap;
 pub mod ca;
@@ -19,7 +22,7 @@ pub mod cluster;
 mod der;
 pub mod encryption;
 mod error;
-pub(crate) mod files;
+pub mod files;
 pub mod identity;
 pub mod kubeconfig;
 pub mod passwd;

@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 
-use super::PkiError;
-use super::files::{
+use crate::PkiError;
+use crate::files::{
     PRIVATE_DIR, PRIVATE_FILE, ensure_dir, read_optional_text, symlink_atomic, write_atomic,
 };
-use super::identity::ca_hash;
+use crate::identity::ca_hash;
 use edge_config::secret::Secret;
 use edge_config::token::{SERVER_USER, Token, TokenError};
 
@@ -126,7 +126,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::pki::CertificateAuthority;
+    use crate::CertificateAuthority;
 
     const H: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
