@@ -19,8 +19,8 @@ echo "| area | metric | value | reference | ratio |"
 echo "|---|---|---|---|---|"
 
 if [ -z "$only" ] || [ "$only" = datastore ]; then
-  echo "==> datastore (cargo bench -p edge-runtime --bench datastore)" >&2
-  cargo bench --locked -q -p edge-runtime --bench datastore 2>/dev/null | grep '^| '
+  echo "==> datastore (cargo bench -p edge-datastore --bench datastore)" >&2
+  cargo bench --locked -q -p edge-datastore --bench datastore 2>/dev/null | grep '^| '
 fi
 
 if [ -z "$only" ] || [ "$only" = control-plane ]; then

@@ -9,7 +9,6 @@ pub mod boot;
 pub mod cluster;
 pub mod controllers;
 pub mod ctl;
-pub mod datastore;
 pub mod logging;
 pub mod server;
 pub mod vip;

@@ -675,11 +675,11 @@ fn raw_row(server: &Server, key: &str) -> Vec<u8> {
         let endpoint =
             edge_config::endpoint::Endpoint::parse(&format!("sqlite://{}", path.display()))
                 .expect("endpoint");
-        let options = edge_runtime::datastore::StoreOptions {
+        let options = edge_datastore::StoreOptions {
             expire_leases: false,
             ..Default::default()
         };
-        let store = edge_runtime::datastore::Store::open(&endpoint, options)
+        let store = edge_datastore::Store::open(&endpoint, options)
             .await
             .expect("open the server's datastore");
         let (_, kv) = store.get(key).await.expect("get");

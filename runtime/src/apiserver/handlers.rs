@@ -23,7 +23,6 @@ use super::auth::{self, Attributes, Identity};
 use super::request::{RequestInfo, Verb};
 use super::storage::{ObjectStore, resource_version, set_resource_version};
 use super::watch;
-use crate::datastore::{DatastoreError, LeaseId};
 use edge_apimachinery::patch::{PatchType, apply_patch};
 use edge_apimachinery::protobuf;
 use edge_apimachinery::resources::{self, ResourceType};
@@ -33,6 +32,7 @@ use edge_apimachinery::status::{ApiError, FieldError, GroupKind, GroupResource};
 use edge_apimachinery::table::{self, IncludeObject, Representation, TableOptions, TableVersion};
 use edge_apimachinery::validation::{self, FieldValidation};
 use edge_config::types::Cidr;
+use edge_datastore::{DatastoreError, LeaseId};
 
 /// How long Event objects live (kube-apiserver's `--event-ttl` default).
 const EVENT_TTL: Duration = Duration::from_secs(3600);

@@ -13,11 +13,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Value, json};
 
-use crate::datastore::{
-    DatastoreError, Event, EventKind, KeyRange, KeyValue, LeaseId, Revision, Store, Watch,
-};
 use edge_apimachinery::resources::ResourceType;
 use edge_apimachinery::status::{ApiError, GroupResource};
+use edge_datastore::{
+    DatastoreError, Event, EventKind, KeyRange, KeyValue, LeaseId, Revision, Store, Watch,
+};
 
 /// Encryption at rest for stored values (Secrets, when `--secrets-encryption`).
 pub trait ValueTransformer: Send + Sync + std::fmt::Debug {

@@ -43,7 +43,7 @@ pub struct Supervisor {
     pub critical: CriticalConfig,
     /// Set once the server's own start-up work is done.
     pub started: Arc<AtomicBool>,
-    pub datastore: crate::datastore::Store,
+    pub datastore: edge_datastore::Store,
     /// This server's node name, for `/v1-edge/status`.
     pub node_name: String,
     /// The VRRP instance when `--vip` is set.

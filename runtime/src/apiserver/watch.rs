@@ -20,11 +20,11 @@ use tokio::time::Instant;
 
 use super::handlers::{Api, Call};
 use super::storage::ObjectStore;
-use crate::datastore::{DatastoreError, EventKind, Watch};
 use edge_apimachinery::resources::ResourceType;
 use edge_apimachinery::selector::{FieldSelector, LabelSelector};
 use edge_apimachinery::status::ApiError;
 use edge_apimachinery::table::{self, Representation, TableOptions};
+use edge_datastore::{DatastoreError, EventKind, Watch};
 
 /// How often a bookmark is sent when the client allows them.
 const BOOKMARK_INTERVAL: Duration = Duration::from_secs(30);

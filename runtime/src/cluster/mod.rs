@@ -13,9 +13,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::datastore::{DatastoreError, KeyRange, Store};
 use edge_config::server::CriticalConfig;
 use edge_config::token::{SERVER_USER, Token};
+use edge_datastore::{DatastoreError, KeyRange, Store};
 use edge_pki::PkiError;
 use edge_pki::bootstrap::{bootstrap_key, decrypt_bundle, encrypt_bundle};
 use edge_pki::cluster::{ClusterPki, tls_dir};
@@ -307,8 +307,8 @@ mod tests {
     /// secret keys the bootstrap data and is written to the token file.
     #[tokio::test]
     async fn a_tokenless_first_server_writes_the_token_its_cluster_uses() {
-        use crate::datastore::StoreOptions;
         use edge_config::endpoint::Endpoint;
+        use edge_datastore::StoreOptions;
         let db = tempfile::tempdir().expect("tmp");
         let endpoint = Endpoint::default_sqlite(db.path());
         let store = Store::open(&endpoint, StoreOptions::default())

@@ -4,7 +4,7 @@
 //! minutes of history, and the log does not grow without bound (the first
 //! complaint of K3s users on external SQL datastores).
 //!
-//! Owns calling [`crate::datastore::Store::compact`]. Must not compact past
+//! Owns calling [`edge_datastore::Store::compact`]. Must not compact past
 //! a revision younger than one interval.
 
 use std::time::Duration;
@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::datastore::{Revision, Store};
+use edge_datastore::{Revision, Store};
 
 /// Time between compactions, and the history kept.
 pub const INTERVAL: Duration = Duration::from_secs(300);

@@ -15,9 +15,9 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use crate::apiserver::handlers::Api;
-use crate::datastore::{DatastoreError, KeyRange, LeaseId};
 use edge_apimachinery::resources::find;
 use edge_apimachinery::status::ApiError;
+use edge_datastore::{DatastoreError, KeyRange, LeaseId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -74,7 +74,7 @@ pub async fn announce(
 }
 
 async fn renew(
-    store: &crate::datastore::Store,
+    store: &edge_datastore::Store,
     key: &str,
     value: &[u8],
     lease: &mut Option<LeaseId>,

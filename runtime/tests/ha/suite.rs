@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use edge_config::endpoint::Endpoint;
-use edge_runtime::datastore::{KeyRange, Store, StoreOptions};
+use edge_datastore::{KeyRange, Store, StoreOptions};
 use edge_testkit::{DbServer, Engine, ServerOptions, unique_db_name};
 use serde_json::Value;
 

@@ -11,15 +11,15 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
 
-use super::kv::Revision;
-use super::plan::LogRow;
+use crate::kv::Revision;
+use crate::plan::LogRow;
 use edge_config::endpoint::Backend;
 
 /// A rendered statement: cheap to clone, and a stable string for the driver's
 /// prepared-statement cache.
 pub(crate) type Sql = Arc<str>;
 
-/// Columns of a key-value version, in the order [`super::store`] reads them.
+/// Columns of a key-value version, in the order the store reads them.
 pub(crate) const KV_COLUMNS: &str =
     "l.revision, l.name, l.create_revision, l.version, l.lease, l.value";
 

@@ -9,9 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use edge_config::endpoint::Endpoint;
-use edge_runtime::datastore::{
-    DatastoreError, Event, EventKind, KeyRange, Revision, Store, StoreOptions,
-};
+use edge_datastore::{DatastoreError, Event, EventKind, KeyRange, Revision, Store, StoreOptions};
 use edge_testkit::{Engine, ServerOptions, free_port, unique_db_name};
 
 use super::suite::collect_until;

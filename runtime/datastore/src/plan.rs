@@ -8,8 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::DatastoreError;
-use super::kv::{KeyValue, LeaseId, Revision};
+use crate::error::DatastoreError;
+use crate::kv::{KeyValue, LeaseId, Revision};
 
 /// Largest key accepted (bytes); the MySQL schema indexes up to 1024.
 pub const MAX_KEY_BYTES: usize = 1024;

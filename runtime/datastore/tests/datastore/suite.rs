@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edge_config::endpoint::Endpoint;
-use edge_runtime::datastore::{
+use edge_datastore::{
     DatastoreError, Event, EventKind, KeyRange, Revision, Store, StoreOptions, Watch,
 };
 use tokio::time::timeout;

@@ -3,7 +3,7 @@
 //!
 //! Owns the write transaction. Each batch takes the revision counter row's
 //! lock, reads the state of the keys it names, plans the batch
-//! ([`super::plan`]), appends the log rows, moves the current-version
+//! ([`crate::plan`]), appends the log rows, moves the current-version
 //! pointers, advances the counter and commits. Because every writer of every
 //! instance holds the counter lock from before it reads until after it
 //! commits, commit order equals revision order and no revision is skipped.
@@ -29,11 +29,11 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::DatastoreError;
-use super::connect::{self, Role};
-use super::kv::KeyValue;
-use super::plan::{self, Op, Outcome, Plan, Snapshot};
-use super::sql::Statements;
+use crate::connect::{self, Role};
+use crate::error::DatastoreError;
+use crate::kv::KeyValue;
+use crate::plan::{self, Op, Outcome, Plan, Snapshot};
+use crate::sql::Statements;
 use edge_config::endpoint::Endpoint;
 
 /// How often the writer yields before collecting a batch, after a batch of
@@ -210,7 +210,7 @@ enum Failure {
 }
 
 fn is_connection_error(e: &sqlx::Error) -> bool {
-    super::error::is_connection_loss(e)
+    crate::error::is_connection_loss(e)
 }
 
 /// Runs a multi-statement script and returns the rows of each statement.

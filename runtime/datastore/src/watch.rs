@@ -23,10 +23,10 @@ use sqlx::{AnyPool, Row};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
-use super::DatastoreError;
-use super::kv::{Event, EventKind, KeyRange, KeyValue, Revision};
-use super::sql::{self, Statements};
-use super::writer::kv_from_row;
+use crate::error::DatastoreError;
+use crate::kv::{Event, EventKind, KeyRange, KeyValue, Revision};
+use crate::sql::{self, Statements};
+use crate::writer::kv_from_row;
 use edge_config::endpoint::Backend;
 
 /// Rows read per poll or replay query.

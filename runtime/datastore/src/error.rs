@@ -6,8 +6,8 @@
 //! only when they come from the database server itself (authentication,
 //! permissions), which never echo a password.
 
-use super::Revision;
-use super::kv::KeyValue;
+use crate::kv::KeyValue;
+use crate::kv::Revision;
 
 /// Everything the datastore can fail with.
 #[derive(Debug, thiserror::Error)]

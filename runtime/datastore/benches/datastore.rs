@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use edge_config::endpoint::Endpoint;
-use edge_runtime::datastore::{KeyRange, Store, StoreOptions};
+use edge_datastore::{KeyRange, Store, StoreOptions};
 use edge_testkit::{ChildGuard, DbServer, Engine, ServerOptions, free_port};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;

@@ -13,7 +13,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe, ConnectOptions, Connection, SqlSafeStr};
 
-use super::DatastoreError;
+use crate::error::DatastoreError;
 use edge_config::endpoint::{Backend, Endpoint};
 
 /// Table the migration runner records applied versions in.

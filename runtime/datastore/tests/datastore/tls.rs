@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use edge_config::endpoint::{Endpoint, TlsFiles};
-use edge_runtime::datastore::{DatastoreError, Store, StoreOptions};
+use edge_datastore::{DatastoreError, Store, StoreOptions};
 use edge_testkit::{DbServer, Engine, HOST, PASSWORD, ServerOptions, ServerTls, USER};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
