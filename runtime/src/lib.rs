@@ -9,6 +9,7 @@ pub mod boot;
 pub mod cluster;
 pub mod controllers;
 pub mod ctl;
+pub mod https;
 pub mod logging;
 pub mod server;
 pub mod vip;

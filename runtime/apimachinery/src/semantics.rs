@@ -12,6 +12,11 @@ use serde_json::{Map, Value, json};
 use crate::resources::ResourceType;
 use crate::status::{ApiError, FieldError, GroupKind};
 
+/// The namespaces the API server creates at start and refuses to delete,
+/// as kube-apiserver does.
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
 /// Kubernetes' `metav1.Time` text for a time: seconds, UTC.
 pub fn time_string(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()

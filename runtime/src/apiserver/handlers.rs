@@ -909,9 +909,7 @@ impl Api {
                 ),
             ));
         }
-        if rt.kind == "Namespace"
-            && crate::controllers::bootstrap::SYSTEM_NAMESPACES.contains(&name)
-        {
+        if rt.kind == "Namespace" && semantics::SYSTEM_NAMESPACES.contains(&name) {
             return Err(ApiError::forbidden(
                 gr,
                 name,

@@ -8,9 +8,7 @@
 //! Kubernetes semantics: it routes to [`super::handlers`] and [`super::supervisor`].
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -20,13 +18,10 @@ use axum::routing::{any, get};
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use http_body_util::BodyExt;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{Identity, Peer, Tokens, identity_from_certificate};
@@ -39,8 +34,6 @@ use edge_apimachinery::{discovery, openapi};
 
 /// Largest request body accepted (kube-apiserver's limit for JSON bodies).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
-/// Time a client has to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Everything the routes share.
 #[derive(Debug)]
@@ -416,74 +409,16 @@ fn discovery_response(
     }
 }
 
-/// Accepts connections until `shutdown`, serving each with `app`.
+/// Accepts connections until `shutdown`, serving each with the routes and
+/// the identity its client certificate carries (verified by `tls`).
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     app: Router,
     shutdown: CancellationToken,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    let connections = tokio_util::task::TaskTracker::new();
-    loop {
-        let (tcp, remote) = tokio::select! {
-            () = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let shutdown = shutdown.clone();
-        connections.spawn(async move {
-            let _ = tcp.set_nodelay(true);
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    tracing::debug!(%remote, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let peer = Peer {
-                certificate: tls
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|chain| chain.first())
-                    .and_then(|cert| identity_from_certificate(cert)),
-            };
-            let service = TowerToHyperService::new(
-                app.layer(axum::Extension(peer))
-                    .layer(axum::Extension(Remote(remote))),
-            );
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            tokio::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::trace!(%remote, error = %e, "connection ended");
-                    }
-                }
-                () = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-                }
-            }
-        });
-    }
-    // New connections are refused from here on; open ones finish.
-    drop(listener);
-    connections.close();
-    let _ = tokio::time::timeout(Duration::from_secs(10), connections.wait()).await;
+    let peer = |certificate: Option<&CertificateDer<'_>>| Peer {
+        certificate: certificate.and_then(|cert| identity_from_certificate(cert)),
+    };
+    crate::https::serve(listener, tls, app, peer, shutdown).await;
 }
-
-/// The client's address.
-#[derive(Debug, Clone, Copy)]
-pub struct Remote(pub SocketAddr);

@@ -3,14 +3,15 @@
 //!
 //! Owns the listener (`http`), authentication and authorization (`auth`),
 //! request routing (`request`), the verbs over the datastore (`handlers`,
-//! `storage`, `watch`), the self-reviews (`review`) and the supervisor
-//! endpoints (`supervisor`). What a request and an object mean (kinds,
+//! `storage`, `watch`), the self-reviews (`review`), the live-server
+//! records (`masterleases`) and the supervisor endpoints (`supervisor`). What a request and an object mean (kinds,
 //! Status errors, validation, selectors, patches, tables, protobuf,
 //! discovery and OpenAPI) is `edge_apimachinery`, which does no IO.
 
 pub mod auth;
 pub mod handlers;
 pub mod http;
+pub mod masterleases;
 pub mod request;
 pub mod review;
 pub mod storage;

@@ -192,9 +192,9 @@ pub async fn route(
 }
 
 /// `host:port` of every live server: the keys each server keeps alive on a
-/// datastore lease (see [`crate::controllers::endpoints`]). Unlike the
+/// datastore lease (see [`super::masterleases`]). Unlike the
 /// `kubernetes` Endpoints, which carry one port for all, these keep each
 /// server's own port.
 pub async fn apiservers(shared: &Shared) -> Result<Vec<String>, ApiError> {
-    crate::controllers::endpoints::live_addresses(&shared.api).await
+    super::masterleases::live_addresses(&shared.api).await
 }

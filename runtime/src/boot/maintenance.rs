@@ -74,6 +74,6 @@ pub async fn serve(
         .map_err(|e| BootError::Other(format!("maintenance status on {address}: {e}")))?;
     let tls = tls(names)?;
     tracing::info!(%address, "maintenance mode: serving GET /v1-edge/status (HTTPS, self-signed)");
-    crate::apiserver::http::serve(listener, tls, router(report), shutdown).await;
+    crate::https::serve(listener, tls, router(report), |_| (), shutdown).await;
     Ok(())
 }

@@ -12,7 +12,7 @@
 //! uses; [`init`] is the role; `main` only picks the implementation.
 //!
 //! Owns the boot sequence and the child's lifetime. Must not interpret the
-//! configuration itself (that is [`crate::config`]) nor put a secret in a log
+//! configuration itself (that is [`edge_config`]) nor put a secret in a log
 //! line, a status file or the status endpoint.
 
 pub mod fake;

@@ -10,10 +10,8 @@ use serde_json::json;
 
 use crate::apiserver::handlers::Api;
 use edge_apimachinery::resources::{ResourceType, find};
+use edge_apimachinery::semantics::SYSTEM_NAMESPACES;
 use edge_apimachinery::status::ApiError;
-
-pub const SYSTEM_NAMESPACES: [&str; 4] =
-    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 fn rt(group: &str, plural: &str) -> &'static ResourceType {
     find(group, "v1", plural).expect("served resource")

@@ -1,8 +1,9 @@
 //! The `kubernetes` Service's Endpoints and EndpointSlice: exactly the live
 //! servers.
 //!
-//! Each server holds a key `/registry/masterleases/<ip>` attached to a
-//! datastore lease of 15 s that it keeps alive every 5 s (kube-apiserver's
+//! Each server holds a key `/registry/masterleases/<ip>`
+//! ([`masterleases`]) attached to a datastore lease of 15 s that it keeps
+//! alive every 5 s (kube-apiserver's
 //! lease endpoint reconciler works the same way). Every server reconciles the
 //! Endpoints and EndpointSlice from the set of live keys every 5 s, so a
 //! server that dies drops out when its lease expires: within 15–20 s.
@@ -15,20 +16,16 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use crate::apiserver::handlers::Api;
+use crate::apiserver::masterleases;
 use edge_apimachinery::resources::find;
 use edge_apimachinery::status::ApiError;
-use edge_datastore::{DatastoreError, KeyRange, LeaseId};
+use edge_datastore::{DatastoreError, LeaseId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The datastore lease a server's endpoint key hangs on.
 pub const MASTER_LEASE_TTL: Duration = Duration::from_secs(15);
 const RENEW: Duration = Duration::from_secs(5);
-const PREFIX: &str = "/registry/masterleases/";
-
-fn unavailable(e: DatastoreError) -> ApiError {
-    ApiError::service_unavailable(format!("the datastore is unavailable: {e}"))
-}
 
 /// Keeps this server's endpoint key alive.
 /// `changed` is notified whenever this server's key was (re)written, so the
@@ -41,7 +38,7 @@ pub async fn announce(
     cancel: CancellationToken,
 ) {
     let store = api.objects.datastore();
-    let key = format!("{PREFIX}{ip}");
+    let key = masterleases::key(ip);
     let value = json!({"ip": ip.to_string(), "port": port})
         .to_string()
         .into_bytes();
@@ -114,25 +111,11 @@ async fn renew(
     }
 }
 
-/// The live servers' addresses and port, sorted.
+/// The live servers' addresses, sorted, and the port they share.
 async fn live(api: &Api) -> Result<(Vec<String>, u16), ApiError> {
-    let listed = api
-        .objects
-        .datastore()
-        .list(&KeyRange::prefix(PREFIX), 0, None)
-        .await
-        .map_err(unavailable)?;
-    let mut ips = Vec::new();
-    let mut port = 6443;
-    for kv in listed.kvs {
-        let v: Value = serde_json::from_slice(&kv.value).unwrap_or_default();
-        if let Some(ip) = v["ip"].as_str() {
-            ips.push(ip.to_owned());
-        }
-        if let Some(p) = v["port"].as_u64() {
-            port = u16::try_from(p).unwrap_or(6443);
-        }
-    }
+    let servers = masterleases::live_servers(api).await?;
+    let port = servers.last().map_or(6443, |s| s.port());
+    let mut ips: Vec<String> = servers.iter().map(|s| s.ip().to_string()).collect();
     ips.sort();
     Ok((ips, port))
 }
@@ -156,28 +139,6 @@ pub async fn reconcile(api: &Api, changed: Arc<Notify>, cancel: CancellationToke
             () = tokio::time::sleep(RENEW) => {}
         }
     }
-}
-
-/// `host:port` of every live server, sorted.
-pub async fn live_addresses(api: &Api) -> Result<Vec<String>, ApiError> {
-    let listed = api
-        .objects
-        .datastore()
-        .list(&KeyRange::prefix(PREFIX), 0, None)
-        .await
-        .map_err(unavailable)?;
-    let mut out: Vec<String> = listed
-        .kvs
-        .iter()
-        .filter_map(|kv| {
-            let v: Value = serde_json::from_slice(&kv.value).ok()?;
-            let ip: IpAddr = v["ip"].as_str()?.parse().ok()?;
-            let port = u16::try_from(v["port"].as_u64()?).ok()?;
-            Some(std::net::SocketAddr::new(ip, port).to_string())
-        })
-        .collect();
-    out.sort();
-    Ok(out)
 }
 
 /// One pass of the reconciler.
