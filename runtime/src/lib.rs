@@ -6,10 +6,10 @@
 
 pub mod apiserver;
 pub mod boot;
-pub mod cluster;
 pub mod controllers;
 pub mod ctl;
 pub mod https;
+pub mod join;
 pub mod logging;
 pub mod server;
 pub mod vip;

@@ -5,7 +5,7 @@
 //! ([`ca`], [`cluster`]), reading an identity out of a verified peer
 //! certificate and the CA hash carried in tokens ([`identity`]), the K3s join
 //! token ([`token`]), encryption of the bootstrap data kept in the datastore
-//! ([`bootstrap`]), Kubernetes secrets encryption at rest ([`encryption`]),
+//! ([`envelope`]), Kubernetes secrets encryption at rest ([`encryption`]),
 //! kubeconfig files ([`kubeconfig`]) and node password hashes ([`passwd`]).
 //!
 //! Must not: talk to the network or the datastore (callers move bytes; this
@@ -16,11 +16,11 @@
 //! tokio.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
-pub mod bootstrap;
 pub mod ca;
 pub mod cluster;
 mod der;
 pub mod encryption;
+pub mod envelope;
 mod error;
 pub mod files;
 pub mod identity;

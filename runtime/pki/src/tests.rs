@@ -253,19 +253,19 @@ fn no_error_prints_a_secret() {
     errors.push(token::verify_cacerts(&pinned, ca.cert_pem().as_bytes()).unwrap_err());
 
     // Bootstrap data: wrong token, and a decrypted plaintext that is not a bundle.
-    let fast = bootstrap::KdfParams {
+    let fast = envelope::KdfParams {
         memory_kib: 64,
         iterations: 1,
         parallelism: 1,
     };
     let right = Token::parse(S).unwrap();
-    let blob = bootstrap::encrypt_with(b"{}", &right, fast).unwrap();
-    errors.push(bootstrap::decrypt(&blob, &Token::parse("other").unwrap()).unwrap_err());
+    let blob = envelope::encrypt_with(b"{}", &right, fast).unwrap();
+    errors.push(envelope::decrypt(&blob, &Token::parse("other").unwrap()).unwrap_err());
     let leaky = format!(r#"{{"format":1,"server_ca_cert":"x","server_ca_key":7,"junk":"{S}"}}"#);
     let leaky2 = format!(r#"{{"format":"{S}"}}"#);
     for plain in [leaky, leaky2] {
-        let blob = bootstrap::encrypt_with(plain.as_bytes(), &right, fast).unwrap();
-        errors.push(bootstrap::decrypt_bundle(&blob, &right).unwrap_err());
+        let blob = envelope::encrypt_with(plain.as_bytes(), &right, fast).unwrap();
+        errors.push(envelope::decrypt_bundle(&blob, &right).unwrap_err());
     }
 
     // Keys: unparsable, and not the certificate's.

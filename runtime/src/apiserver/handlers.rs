@@ -8,15 +8,13 @@
 //! patches, tables and errors live in their own modules.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use rand::Rng;
 use serde_json::{Value, json};
 
 use super::auth::{self, Attributes, Identity};
@@ -32,10 +30,8 @@ use edge_apimachinery::status::{ApiError, FieldError, GroupKind, GroupResource};
 use edge_apimachinery::table::{self, IncludeObject, Representation, TableOptions, TableVersion};
 use edge_apimachinery::validation::{self, FieldValidation};
 use edge_config::types::Cidr;
-use edge_datastore::{DatastoreError, LeaseId};
+use edge_datastore::LeaseId;
 
-/// How long Event objects live (kube-apiserver's `--event-ttl` default).
-const EVENT_TTL: Duration = Duration::from_secs(3600);
 /// Attempts of a patch that loses compare-and-swap races.
 const PATCH_ATTEMPTS: usize = 8;
 
@@ -46,7 +42,7 @@ pub struct Api {
     pub service_cidr: Cidr,
     pub cluster_cidr: Cidr,
     /// Events share a lease per minute, as kube-apiserver's lease manager does.
-    event_lease: Mutex<Option<(LeaseId, Instant)>>,
+    pub(super) event_lease: Mutex<Option<(LeaseId, Instant)>>,
 }
 
 /// One API request.
@@ -507,192 +503,6 @@ impl Api {
             }
         }
         unreachable!("the last attempt returns")
-    }
-
-    /// Per-kind allocations at create: a service's cluster IP, a node's pod
-    /// CIDR, an event's TTL lease.
-    async fn allocate(
-        &self,
-        rt: &ResourceType,
-        object: &mut Value,
-        dry_run: bool,
-    ) -> Result<LeaseId, ApiError> {
-        match (rt.group, rt.kind) {
-            ("", "Service") => {
-                self.allocate_cluster_ip(object, dry_run).await?;
-                Ok(0)
-            }
-            ("", "Node") => {
-                if object.pointer("/spec/podCIDR").is_none() && !dry_run {
-                    self.allocate_pod_cidr(object).await?;
-                }
-                Ok(0)
-            }
-            ("", "Event") if !dry_run => self.event_lease().await,
-            _ => Ok(0),
-        }
-    }
-
-    async fn release(&self, rt: &ResourceType, object: &Value) {
-        if (rt.group, rt.kind) == ("", "Service")
-            && let Some(ip) = object.pointer("/spec/clusterIP").and_then(Value::as_str)
-            && ip != "None"
-        {
-            let _ = self
-                .objects
-                .datastore()
-                .delete(&format!("/registry/ipallocations/{ip}"), None)
-                .await;
-        }
-    }
-
-    async fn allocate_cluster_ip(&self, object: &mut Value, dry_run: bool) -> Result<(), ApiError> {
-        let name = object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let asked = object
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        if asked == "None" {
-            object["spec"]["clusterIPs"] = json!(["None"]);
-            return Ok(());
-        }
-        let invalid = |value: &str, why: &str| {
-            ApiError::invalid(
-                GroupKind::new("", "Service"),
-                &name,
-                &[FieldError::invalid("spec.clusterIP", json!(value), why)],
-            )
-        };
-        let store = self.objects.datastore();
-        let claim = |ip: IpAddr| async move {
-            if dry_run {
-                return Ok(true);
-            }
-            match store
-                .create(&format!("/registry/ipallocations/{ip}"), Vec::new(), 0)
-                .await
-            {
-                Ok(_) => Ok(true),
-                Err(DatastoreError::KeyExists { .. }) => Ok(false),
-                Err(e) => Err(ApiError::service_unavailable(format!(
-                    "cannot allocate a cluster IP: {e}"
-                ))),
-            }
-        };
-        let ip = if asked.is_empty() {
-            // Random probing over the range, skipping the network address and .1
-            // (the `kubernetes` service's, reserved).
-            let size = 1u128
-                << (if self.service_cidr.addr().is_ipv4() {
-                    32
-                } else {
-                    128
-                } - u32::from(self.service_cidr.prefix()))
-                .min(24);
-            let mut found = None;
-            for _ in 0..64 {
-                let n = rand::rng().random_range(2..size.saturating_sub(1).max(3));
-                if let Some(ip) = self.service_cidr.nth(n)
-                    && claim(ip).await?
-                {
-                    found = Some(ip);
-                    break;
-                }
-            }
-            found.ok_or_else(|| {
-                ApiError::internal("failed to allocate a cluster IP: the range is full")
-            })?
-        } else {
-            let ip: IpAddr = asked
-                .parse()
-                .map_err(|_| invalid(&asked, "must be a valid IP address or \"None\""))?;
-            if !self.service_cidr.contains(ip) {
-                return Err(invalid(
-                    &asked,
-                    &format!(
-                        "provided IP is not in the valid range. The range of valid IPs is {}",
-                        self.service_cidr
-                    ),
-                ));
-            }
-            if !claim(ip).await? {
-                return Err(invalid(&asked, "provided IP is already allocated"));
-            }
-            ip
-        };
-        object["spec"]["clusterIP"] = json!(ip.to_string());
-        object["spec"]["clusterIPs"] = json!([ip.to_string()]);
-        Ok(())
-    }
-
-    async fn allocate_pod_cidr(&self, object: &mut Value) -> Result<(), ApiError> {
-        let per_node = if self.cluster_cidr.addr().is_ipv4() {
-            24
-        } else {
-            64
-        };
-        let store = self.objects.datastore();
-        let node = object
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        for index in 0..65_536u128 {
-            let Some(subnet) = self
-                .cluster_cidr
-                .subnet(per_node.max(self.cluster_cidr.prefix()), index)
-            else {
-                break;
-            };
-            match store
-                .create(
-                    &format!(
-                        "/registry/podcidrs/{}",
-                        subnet.to_string().replace('/', "_")
-                    ),
-                    node.clone().into_bytes(),
-                    0,
-                )
-                .await
-            {
-                Ok(_) => {
-                    object["spec"]["podCIDR"] = json!(subnet.to_string());
-                    object["spec"]["podCIDRs"] = json!([subnet.to_string()]);
-                    return Ok(());
-                }
-                Err(DatastoreError::KeyExists { .. }) => continue,
-                Err(e) => {
-                    return Err(ApiError::service_unavailable(format!(
-                        "cannot allocate a pod CIDR: {e}"
-                    )));
-                }
-            }
-        }
-        tracing::warn!(node, cluster_cidr = %self.cluster_cidr, "no pod CIDR left for the node");
-        Ok(())
-    }
-
-    async fn event_lease(&self) -> Result<LeaseId, ApiError> {
-        if let Some((id, at)) = *self.event_lease.lock().expect("lease lock")
-            && at.elapsed() < Duration::from_secs(60)
-        {
-            return Ok(id);
-        }
-        let id = self
-            .objects
-            .datastore()
-            .lease_grant(EVENT_TTL + Duration::from_secs(60))
-            .await
-            .map_err(|e| {
-                ApiError::service_unavailable(format!("cannot grant the event lease: {e}"))
-            })?;
-        *self.event_lease.lock().expect("lease lock") = Some((id, Instant::now()));
-        Ok(id)
     }
 
     async fn update(&self, call: &Call<'_>) -> Result<Response, ApiError> {

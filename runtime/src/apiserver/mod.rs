@@ -1,13 +1,14 @@
 //! The HTTPS API server: the Kubernetes API subset and the supervisor
 //! endpoints on one port, like K3s.
 //!
-//! Owns the listener (`http`), authentication and authorization (`auth`),
+//! Owns the listener (`http`), allocations at create (`allocate`), authentication and authorization (`auth`),
 //! request routing (`request`), the verbs over the datastore (`handlers`,
 //! `storage`, `watch`), the self-reviews (`review`), the live-server
 //! records (`masterleases`) and the supervisor endpoints (`supervisor`). What a request and an object mean (kinds,
 //! Status errors, validation, selectors, patches, tables, protobuf,
 //! discovery and OpenAPI) is `edge_apimachinery`, which does no IO.
 
+pub mod allocate;
 pub mod auth;
 pub mod handlers;
 pub mod http;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use edge_config::server::ServerArgs;
-use edge_runtime::boot::{self, fake::RootDir, layout::Layout, system::Linux};
+use edge_runtime::boot::{self, layout::Layout, rootdir::RootDir, system::Linux};
 use edge_runtime::logging::{self, LogFormat};
 use tokio_util::sync::CancellationToken;
 

@@ -8,20 +8,20 @@
 //!
 //! Layers: [`probe`], [`scrub`], [`supervise::Backoff`] and [`layout`] are pure;
 //! [`system`] holds the traits for system access (mounts, disks, network) with
-//! the Linux implementation, [`fake`] the directory-backed stand-in `--root`
+//! the Linux implementation, [`rootdir`] the directory-backed stand-in `--root`
 //! uses; [`init`] is the role; `main` only picks the implementation.
 //!
 //! Owns the boot sequence and the child's lifetime. Must not interpret the
 //! configuration itself (that is [`edge_config`]) nor put a secret in a log
 //! line, a status file or the status endpoint.
 
-pub mod fake;
 pub mod init;
 pub mod layout;
 pub mod maintenance;
 pub mod netlink;
 pub mod notify;
 pub mod probe;
+pub mod rootdir;
 pub mod scrub;
 pub mod status;
 pub mod supervise;

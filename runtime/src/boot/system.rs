@@ -1,6 +1,6 @@
 //! System access for `edged init`, behind two small traits: [`Platform`]
 //! (mounts, partitions, the kernel command line) and [`Network`] (hostname,
-//! interfaces, DHCP, DNS). [`Linux`] is the real thing; `super::fake` is the
+//! interfaces, DHCP, DNS). [`Linux`] is the real thing; `super::rootdir` is the
 //! directory-backed stand-in for `--root`.
 //!
 //! Owns the syscalls and commands. Must not decide anything: the init role

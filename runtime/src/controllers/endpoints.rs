@@ -166,7 +166,7 @@ pub async fn reconcile_once(api: &Api) -> Result<(), ApiError> {
             })
             .await?;
         if updated.is_none() {
-            super::bootstrap::ensure(
+            super::builtin::ensure(
                 api,
                 endpoints,
                 Some("default"),
@@ -196,7 +196,7 @@ pub async fn reconcile_once(api: &Api) -> Result<(), ApiError> {
             })
             .await?;
         if updated.is_none() {
-            super::bootstrap::ensure(
+            super::builtin::ensure(
                 api,
                 slices,
                 Some("default"),

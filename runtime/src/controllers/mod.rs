@@ -8,7 +8,7 @@
 //! when the server's cancellation token fires. Must not bypass the API's
 //! storage rules: loops write through [`crate::apiserver::handlers::Api`].
 
-pub mod bootstrap;
+pub mod builtin;
 pub mod compaction;
 pub mod endpoints;
 pub mod leader;

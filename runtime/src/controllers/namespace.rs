@@ -52,7 +52,7 @@ pub async fn run(
                     continue;
                 }
                 let filled = async {
-                    super::bootstrap::ensure_default_service_account(api, name).await?;
+                    super::builtin::ensure_default_service_account(api, name).await?;
                     publish_root_ca(api, name, server_ca_pem).await
                 };
                 match filled.await {
@@ -83,7 +83,7 @@ async fn publish_root_ca(api: &Api, namespace: &str, ca_pem: &str) -> Result<(),
         })
         .await?;
     if updated.is_none() {
-        super::bootstrap::ensure(
+        super::builtin::ensure(
             api,
             rt,
             Some(namespace),

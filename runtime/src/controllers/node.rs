@@ -266,7 +266,7 @@ pub async fn heartbeat(api: &Api, settings: &NodeSettings, cancel: CancellationT
             if let Some(uid) = owner.as_ref().and_then(|n| n["metadata"]["uid"].as_str()) {
                 lease["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "Node", "name": name, "uid": uid}]);
             }
-            super::bootstrap::ensure(api, leases(), Some("kube-node-lease"), lease).await?;
+            super::builtin::ensure(api, leases(), Some("kube-node-lease"), lease).await?;
         }
         let stamp = time_string(jiff::Timestamp::now());
         api.update_with(nodes(), None, &name, |node| {

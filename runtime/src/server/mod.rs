@@ -44,7 +44,7 @@ pub enum ServerError {
     #[error("certificates and token: {0}")]
     Pki(#[from] PkiError),
     #[error("{0}")]
-    Cluster(#[from] crate::cluster::ClusterError),
+    Cluster(#[from] crate::join::JoinError),
     #[error("{what} {}: {source}", path.display())]
     Io {
         what: &'static str,
@@ -331,9 +331,8 @@ async fn serve(
     // (the HA topology), from the data dir for a single server.
     let tls_dir = cluster::tls_dir(&config.data_dir);
     let (pki, token) = if config.external_datastore {
-        let joined =
-            crate::cluster::bootstrap(&store, &config.data_dir, config.token.as_ref()).await?;
-        crate::cluster::check_critical(&store, &config.critical).await?;
+        let joined = crate::join::join(&store, &config.data_dir, config.token.as_ref()).await?;
+        crate::join::check_critical(&store, &config.critical).await?;
         joined
     } else {
         let pki = if ClusterPki::is_present(&tls_dir) {
@@ -450,7 +449,7 @@ async fn serve(
     };
     loop {
         let attempt = async {
-            controllers::bootstrap::run(&shared.api, port).await?;
+            controllers::builtin::run(&shared.api, port).await?;
             controllers::node::register(&shared.api, &settings).await
         };
         match attempt.await {

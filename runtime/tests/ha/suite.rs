@@ -448,8 +448,8 @@ pub async fn startup_race_ends_with_one_ca(engine: Engine) {
         );
         let token = edge_config::token::Token::parse(TOKEN).expect("token");
         let (r1, r2) = tokio::join!(
-            edge_runtime::cluster::bootstrap(&s1, d1.path(), Some(&token)),
-            edge_runtime::cluster::bootstrap(&s2, d2.path(), Some(&token))
+            edge_runtime::join::join(&s1, d1.path(), Some(&token)),
+            edge_runtime::join::join(&s2, d2.path(), Some(&token))
         );
         let ((p1, t1), (p2, t2)) = (
             r1.expect("server 1 bootstraps"),

@@ -17,8 +17,8 @@ use edge_config::server::CriticalConfig;
 use edge_config::token::{SERVER_USER, Token};
 use edge_datastore::{DatastoreError, KeyRange, Store};
 use edge_pki::PkiError;
-use edge_pki::bootstrap::{bootstrap_key, decrypt_bundle, encrypt_bundle};
 use edge_pki::cluster::{ClusterPki, tls_dir};
+use edge_pki::envelope::{bootstrap_key, decrypt_bundle, encrypt_bundle};
 use edge_pki::identity::ca_hash;
 use edge_pki::token;
 
@@ -31,7 +31,7 @@ const POLL: Duration = Duration::from_millis(250);
 
 /// Why a server cannot join.
 #[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
+pub enum JoinError {
     #[error(
         "this datastore already holds a cluster and no token was given: start with --token \
          (or EDGE_TOKEN) set to the token in {} on a running server",
@@ -74,11 +74,11 @@ pub struct Difference {
 /// server started without `--token` restarts from its own token file and
 /// joiners use that file's token. A `--token` that pins a CA is checked
 /// against the cluster's CA before anything is written, here or locally.
-pub async fn bootstrap(
+pub async fn join(
     store: &Store,
     data_dir: &Path,
     token_flag: Option<&Token>,
-) -> Result<(ClusterPki, Token), ClusterError> {
+) -> Result<(ClusterPki, Token), JoinError> {
     let existing = token::read_server_token(data_dir)?;
     let secret = match token::server_secret(token_flag, existing.as_ref()) {
         Some(secret) => secret,
@@ -87,7 +87,7 @@ pub async fn bootstrap(
                 .list(&KeyRange::prefix("/bootstrap/"), 1, None)
                 .await?;
             if !held.kvs.is_empty() {
-                return Err(ClusterError::TokenRequired {
+                return Err(JoinError::TokenRequired {
                     token_file: token::token_path(data_dir).display().to_string(),
                 });
             }
@@ -132,7 +132,7 @@ pub async fn bootstrap(
                 let pki = if ClusterPki::is_present(&dir) {
                     ClusterPki::load(&dir)?
                 } else if let Some(token_hash) = token_flag.and_then(Token::ca_hash) {
-                    return Err(ClusterError::PinnedTokenWithoutCluster {
+                    return Err(JoinError::PinnedTokenWithoutCluster {
                         token_hash: token_hash.to_owned(),
                     });
                 } else {
@@ -237,23 +237,23 @@ pub fn differences(here: &CriticalConfig, cluster: &CriticalConfig) -> Vec<Diffe
 /// Records the critical flags (first server) or checks them against the
 /// recorded ones (every later server). K3s documents this rule but does not
 /// check it with an external datastore; Edgeplane refuses to start.
-pub async fn check_critical(store: &Store, here: &CriticalConfig) -> Result<(), ClusterError> {
+pub async fn check_critical(store: &Store, here: &CriticalConfig) -> Result<(), JoinError> {
     loop {
         let (_, found) = store.get(CRITICAL_CONFIG_KEY).await?;
         match found {
             Some(kv) => {
                 let cluster: CriticalConfig = serde_json::from_slice(&kv.value)
-                    .map_err(|e| ClusterError::CriticalUnreadable(e.to_string()))?;
+                    .map_err(|e| JoinError::CriticalUnreadable(e.to_string()))?;
                 let diffs = differences(here, &cluster);
                 return if diffs.is_empty() {
                     Ok(())
                 } else {
-                    Err(ClusterError::CriticalMismatch(diffs))
+                    Err(JoinError::CriticalMismatch(diffs))
                 };
             }
             None => {
                 let value = serde_json::to_vec(here)
-                    .map_err(|e| ClusterError::CriticalUnreadable(e.to_string()))?;
+                    .map_err(|e| JoinError::CriticalUnreadable(e.to_string()))?;
                 match store.create(CRITICAL_CONFIG_KEY, value, 0).await {
                     Ok(_) => return Ok(()),
                     Err(DatastoreError::KeyExists { .. }) => continue,
@@ -291,7 +291,7 @@ mod tests {
         let diffs = differences(&other, &config());
         let flags: Vec<_> = diffs.iter().map(|d| d.flag).collect();
         assert_eq!(flags, ["cluster-cidr", "disable", "secrets-encryption"]);
-        let message = ClusterError::CriticalMismatch(diffs).to_string();
+        let message = JoinError::CriticalMismatch(diffs).to_string();
         assert!(
             message.contains("--cluster-cidr is 10.50.0.0/16 here but 10.42.0.0/16 in the cluster"),
             "{message}"
@@ -318,14 +318,10 @@ mod tests {
         let file =
             |d: &tempfile::TempDir| std::fs::read(token::token_path(d.path())).expect("token");
 
-        let (pki, first) = bootstrap(&store, dirs[0].path(), None)
-            .await
-            .expect("first");
+        let (pki, first) = join(&store, dirs[0].path(), None).await.expect("first");
         let written = file(&dirs[0]);
         // Restart without a token: the same secret from the file, the same CA.
-        let (again, restarted) = bootstrap(&store, dirs[0].path(), None)
-            .await
-            .expect("restart");
+        let (again, restarted) = join(&store, dirs[0].path(), None).await.expect("restart");
         assert_eq!(restarted, first);
         assert_eq!(again.to_bundle(), pki.to_bundle());
         assert_eq!(file(&dirs[0]), written);
@@ -334,18 +330,16 @@ mod tests {
             Token::parse_trimmed(std::str::from_utf8(&written).expect("utf-8")).expect("full");
         let bare = Token::parse(first.secret().expose()).expect("bare");
         for (dir, given) in [(&dirs[1], &full), (&dirs[2], &bare)] {
-            let (joined, token) = bootstrap(&store, dir.path(), Some(given))
-                .await
-                .expect("join");
+            let (joined, token) = join(&store, dir.path(), Some(given)).await.expect("join");
             assert_eq!(joined.to_bundle(), pki.to_bundle());
             assert_eq!(token, first);
             assert_eq!(file(dir), written);
         }
         // A joiner without any token is told where to read it.
-        let err = bootstrap(&store, dirs[3].path(), None)
+        let err = join(&store, dirs[3].path(), None)
             .await
             .expect_err("refused");
-        assert!(matches!(err, ClusterError::TokenRequired { .. }), "{err}");
+        assert!(matches!(err, JoinError::TokenRequired { .. }), "{err}");
         store.close().await;
     }
 }
