@@ -41,10 +41,20 @@
 //! backing off to 50 ms idle); the query is a primary-key range read.
 //!
 //! Measured figures are in `BENCHMARKS.md` (`scripts/bench.sh`).
+//!
+//! # The in-memory twin
+//!
+//! [`Store::in_memory`] runs the same [`Store`] on a [`MemoryBackend`]
+//! instead of a database: the same planner, the same watch hub and poller,
+//! the same errors. `tests/datastore_memory.rs` runs the contract suite the
+//! SQL backends pass on it, so logic above the store (the API server's verbs,
+//! the controllers) can be tested without a database and trusted to behave
+//! the same on one.
 
 mod connect;
 mod error;
 mod kv;
+mod memory;
 mod plan;
 mod sql;
 mod watch;
@@ -61,6 +71,7 @@ use tokio_util::sync::CancellationToken;
 use edge_config::endpoint::{Backend, Endpoint};
 pub use error::DatastoreError;
 pub use kv::{Event, EventKind, KeyRange, KeyValue, LeaseId, Revision};
+pub use memory::MemoryBackend;
 pub use plan::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
 pub use watch::Watch;
 
@@ -117,14 +128,28 @@ pub struct Store {
 
 #[derive(Debug)]
 struct Inner {
-    endpoint: Endpoint,
     shown: String,
-    pool: AnyPool,
-    statements: Arc<Statements>,
-    writes: mpsc::Sender<Request>,
+    engine: Engine,
     hub: Arc<Hub>,
     op_timeout: Duration,
     cancel: CancellationToken,
+}
+
+/// Where the log lives.
+#[derive(Debug)]
+enum Engine {
+    /// SQLite, PostgreSQL or MySQL/MariaDB.
+    Sql(Box<Sql>),
+    /// The in-memory twin, shared by every store opened on it.
+    Memory(Arc<MemoryBackend>),
+}
+
+#[derive(Debug)]
+struct Sql {
+    endpoint: Endpoint,
+    pool: AnyPool,
+    statements: Arc<Statements>,
+    writes: mpsc::Sender<Request>,
 }
 
 impl Drop for Inner {
@@ -148,7 +173,7 @@ impl Store {
         connect::migrate(&pool, endpoint).await?;
         let statements = Arc::new(Statements::new(endpoint.backend()));
         let shown = endpoint.redacted();
-        let source = Source {
+        let source = Source::Sql {
             pool: pool.clone(),
             statements: statements.clone(),
             endpoint: shown.clone(),
@@ -181,11 +206,13 @@ impl Store {
         }
         let store = Self {
             inner: Arc::new(Inner {
-                endpoint: endpoint.clone(),
                 shown,
-                pool,
-                statements,
-                writes,
+                engine: Engine::Sql(Box::new(Sql {
+                    endpoint: endpoint.clone(),
+                    pool,
+                    statements,
+                    writes,
+                })),
                 hub,
                 op_timeout: options.op_timeout,
                 cancel: cancel.clone(),
@@ -198,35 +225,83 @@ impl Store {
         Ok(store)
     }
 
-    /// The endpoint, with its password redacted.
+    /// A store on the in-memory `backend`, with the same behaviour as the SQL
+    /// ones (the contract suite runs on both). Every store opened on one
+    /// backend sees the others' writes, as servers sharing a database do.
+    pub fn in_memory(backend: &Arc<MemoryBackend>, options: StoreOptions) -> Self {
+        let (revision, _) = backend.revisions();
+        let hub = Arc::new(Hub::new(revision));
+        let committed = Arc::new(Notify::new());
+        let cancel = CancellationToken::new();
+        let mut commits = backend.subscribe();
+        let wake = committed.clone();
+        let stop = cancel.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    changed = commits.changed() => match changed {
+                        Ok(()) => wake.notify_one(),
+                        Err(_) => return,
+                    },
+                }
+            }
+        });
+        tokio::spawn(watch::run_poller(
+            Source::Memory(backend.clone()),
+            hub.clone(),
+            committed,
+            cancel.clone(),
+        ));
+        let store = Self {
+            inner: Arc::new(Inner {
+                shown: "memory".into(),
+                engine: Engine::Memory(backend.clone()),
+                hub,
+                op_timeout: options.op_timeout,
+                cancel: cancel.clone(),
+            }),
+        };
+        if options.expire_leases {
+            tokio::spawn(expire_leases(Arc::downgrade(&store.inner), cancel));
+        }
+        store
+    }
+
+    /// The endpoint, with its password redacted (`memory` for the twin).
     pub fn endpoint(&self) -> &str {
         &self.inner.shown
     }
 
-    /// Which database family this store runs on.
-    pub fn backend(&self) -> Backend {
-        self.inner.endpoint.backend()
+    /// Which database family this store runs on; `None` in memory.
+    pub fn backend(&self) -> Option<Backend> {
+        match &self.inner.engine {
+            Engine::Sql(sql) => Some(sql.endpoint.backend()),
+            Engine::Memory(_) => None,
+        }
     }
 
     /// Stops the background tasks and closes the connections.
     pub async fn close(&self) {
         self.inner.cancel.cancel();
-        self.inner.pool.close().await;
+        if let Engine::Sql(sql) = &self.inner.engine {
+            sql.pool.close().await;
+        }
     }
 
     /// Checks the database answers (for readiness probes).
     pub async fn ping(&self) -> Result<(), DatastoreError> {
-        self.read(sql::query(&self.inner.statements.ping).fetch_one(&self.inner.pool))
+        let Engine::Sql(sql) = &self.inner.engine else {
+            return Ok(());
+        };
+        self.read(sql::query(&sql.statements.ping).fetch_one(&sql.pool))
             .await
             .map(drop)
     }
 
     /// The revision of the last committed write.
     pub async fn current_revision(&self) -> Result<Revision, DatastoreError> {
-        let row = self
-            .read(sql::query(&self.inner.statements.current_revision).fetch_one(&self.inner.pool))
-            .await?;
-        self.column(&row, 0)
+        Ok(self.revisions().await?.0)
     }
 
     /// The oldest revision reads and watches may still ask for, minus one.
@@ -241,11 +316,18 @@ impl Store {
 
     /// The current version of `key`, and the revision the answer is consistent at.
     pub async fn get(&self, key: &str) -> Result<(Revision, Option<KeyValue>), DatastoreError> {
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => {
+                round_trip().await;
+                return Ok(memory.get(key));
+            }
+        };
         let row = self
             .read(
-                sql::query(&self.inner.statements.get_current)
+                sql::query(&sql.statements.get_current)
                     .bind(key.as_bytes().to_vec())
-                    .fetch_one(&self.inner.pool),
+                    .fetch_one(&sql.pool),
             )
             .await?;
         let revision = self.column(&row, 0)?;
@@ -259,12 +341,20 @@ impl Store {
         key: &str,
         revision: Revision,
     ) -> Result<Option<KeyValue>, DatastoreError> {
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => {
+                let kv = memory.get_at(key, revision);
+                self.check_past_revision(revision).await?;
+                return Ok(kv);
+            }
+        };
         let row = self
             .read(
-                sql::query(&self.inner.statements.get_at)
+                sql::query(&sql.statements.get_at)
                     .bind(key.as_bytes().to_vec())
                     .bind(revision)
-                    .fetch_optional(&self.inner.pool),
+                    .fetch_optional(&sql.pool),
             )
             .await?;
         self.check_past_revision(revision).await?;
@@ -291,7 +381,26 @@ impl Store {
         } else {
             limit as i64 + 1
         };
-        let s = &self.inner.statements;
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => {
+                round_trip().await;
+                let fetch = usize::try_from(fetch).unwrap_or(usize::MAX);
+                let (current, mut kvs) = memory.list_current(range, fetch);
+                if let Some(r) = revision.filter(|r| *r != current) {
+                    kvs = memory.list_at(range, r, fetch);
+                    self.check_past_revision(r).await?;
+                }
+                let more = limit != 0 && kvs.len() > limit;
+                kvs.truncate(if limit == 0 { kvs.len() } else { limit });
+                return Ok(ListResult {
+                    revision: revision.unwrap_or(current),
+                    kvs,
+                    more,
+                });
+            }
+        };
+        let s = &sql.statements;
         // The present is cheap to read; try it first even for a past revision,
         // which often is still the present.
         let rows = self
@@ -300,7 +409,7 @@ impl Store {
                     .bind(range.start.clone())
                     .bind(range.sql_end())
                     .bind(fetch)
-                    .fetch_all(&self.inner.pool),
+                    .fetch_all(&sql.pool),
             )
             .await?;
         let current: Revision = match rows.first() {
@@ -316,7 +425,7 @@ impl Store {
                             .bind(range.sql_end())
                             .bind(r)
                             .bind(fetch)
-                            .fetch_all(&self.inner.pool),
+                            .fetch_all(&sql.pool),
                     )
                     .await?;
                 self.check_past_revision(r).await?;
@@ -335,12 +444,16 @@ impl Store {
 
     /// How many keys `range` holds now, and the revision the count is consistent at.
     pub async fn count(&self, range: &KeyRange) -> Result<(Revision, i64), DatastoreError> {
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => return Ok(memory.count(range)),
+        };
         let row = self
             .read(
-                sql::query(&self.inner.statements.count_current)
+                sql::query(&sql.statements.count_current)
                     .bind(range.start.clone())
                     .bind(range.sql_end())
-                    .fetch_one(&self.inner.pool),
+                    .fetch_one(&sql.pool),
             )
             .await?;
         Ok((self.column(&row, 0)?, self.column(&row, 1)?))
@@ -414,12 +527,19 @@ impl Store {
             DatastoreError::InvalidRequest(format!("lease TTL {ttl:?} is too long"))
         })?;
         let id: LeaseId = rand::rng().random_range(1..i64::MAX);
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => {
+                memory.lease_grant(id, seconds);
+                return Ok(id);
+            }
+        };
         self.read(
-            sql::query(&self.inner.statements.lease_grant)
+            sql::query(&sql.statements.lease_grant)
                 .bind(id)
                 .bind(seconds)
                 .bind(seconds * 1000)
-                .execute(&self.inner.pool),
+                .execute(&sql.pool),
         )
         .await?;
         Ok(id)
@@ -427,11 +547,15 @@ impl Store {
 
     /// Restarts a lease's TTL.
     pub async fn lease_keepalive(&self, lease: LeaseId) -> Result<(), DatastoreError> {
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => return memory.lease_keepalive(lease),
+        };
         let done = self
             .read(
-                sql::query(&self.inner.statements.lease_keepalive)
+                sql::query(&sql.statements.lease_keepalive)
                     .bind(lease)
-                    .execute(&self.inner.pool),
+                    .execute(&sql.pool),
             )
             .await?;
         if done.rows_affected() == 0 {
@@ -445,11 +569,15 @@ impl Store {
         &self,
         lease: LeaseId,
     ) -> Result<(Duration, Duration), DatastoreError> {
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => return memory.lease_time_to_live(lease),
+        };
         let row = self
             .read(
-                sql::query(&self.inner.statements.lease_ttl)
+                sql::query(&sql.statements.lease_ttl)
                     .bind(lease)
-                    .fetch_optional(&self.inner.pool),
+                    .fetch_optional(&sql.pool),
             )
             .await?
             .ok_or(DatastoreError::LeaseNotFound { lease })?;
@@ -475,7 +603,6 @@ impl Store {
     /// `Compacted` from now on. The deletion runs in short steps and resumes
     /// where it stopped if it was interrupted.
     pub async fn compact(&self, revision: Revision) -> Result<(), DatastoreError> {
-        let s = &self.inner.statements;
         let (current, _) = self.revisions().await?;
         if revision > current {
             return Err(DatastoreError::FutureRevision {
@@ -483,17 +610,25 @@ impl Store {
                 current,
             });
         }
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => {
+                memory.compact(revision);
+                return Ok(());
+            }
+        };
+        let s = &sql.statements;
         // First the logical point, so no reader trusts rows about to go.
         self.read(
             sql::query(&s.set_compact_revision)
                 .bind(revision)
                 .bind(revision)
-                .execute(&self.inner.pool),
+                .execute(&sql.pool),
         )
         .await?;
         let (_, target) = self.revisions().await?;
         let row = self
-            .read(sql::query(&s.compacted).fetch_one(&self.inner.pool))
+            .read(sql::query(&s.compacted).fetch_one(&sql.pool))
             .await?;
         let mut done: Revision = self.column(&row, 0)?;
         while done < target {
@@ -503,7 +638,7 @@ impl Store {
                     sql::query(statement)
                         .bind(done)
                         .bind(upto)
-                        .execute(&self.inner.pool),
+                        .execute(&sql.pool),
                 )
                 .await?;
             }
@@ -511,7 +646,7 @@ impl Store {
                 sql::query(&s.set_compacted)
                     .bind(upto)
                     .bind(upto)
-                    .execute(&self.inner.pool),
+                    .execute(&sql.pool),
             )
             .await?;
             done = upto;
@@ -544,9 +679,15 @@ impl Store {
 
     async fn write(&self, op: Op) -> Result<Outcome, DatastoreError> {
         op.validate()?;
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => {
+                round_trip().await;
+                return memory.write(&op);
+            }
+        };
         let (reply, answer) = oneshot::channel();
-        self.inner
-            .writes
+        sql.writes
             .send(Request { op, reply })
             .await
             .map_err(|_| DatastoreError::Closed)?;
@@ -593,12 +734,38 @@ impl Store {
     }
 
     fn source(&self) -> Source {
-        Source {
-            pool: self.inner.pool.clone(),
-            statements: self.inner.statements.clone(),
-            endpoint: self.inner.shown.clone(),
+        match &self.inner.engine {
+            Engine::Sql(sql) => Source::Sql {
+                pool: sql.pool.clone(),
+                statements: sql.statements.clone(),
+                endpoint: self.inner.shown.clone(),
+            },
+            Engine::Memory(memory) => Source::Memory(memory.clone()),
         }
     }
+
+    /// Leases whose time is up.
+    async fn expired_leases(&self) -> Result<Vec<LeaseId>, DatastoreError> {
+        let sql = match &self.inner.engine {
+            Engine::Sql(sql) => sql,
+            Engine::Memory(memory) => return Ok(memory.expired_leases()),
+        };
+        let rows = self
+            .read(sql::query(&sql.statements.lease_expired).fetch_all(&sql.pool))
+            .await?;
+        Ok(rows
+            .iter()
+            .filter_map(|row| row.try_get::<i64, _>(0).ok())
+            .collect())
+    }
+}
+
+/// What a database round trip gives other tasks: a turn. The in-memory twin
+/// answers at once; without this, a client's read and its dependent write
+/// could never be interleaved with another's, and code tested on the twin
+/// would never meet the conflicts it meets on a database.
+async fn round_trip() {
+    tokio::task::yield_now().await;
 }
 
 /// Deletes the keys of expired leases, once a second, while the store lives.
@@ -610,20 +777,14 @@ async fn expire_leases(inner: std::sync::Weak<Inner>, cancel: CancellationToken)
         }
         let Some(inner) = inner.upgrade() else { return };
         let store = Store { inner };
-        let expired = match store
-            .read(sql::query(&store.inner.statements.lease_expired).fetch_all(&store.inner.pool))
-            .await
-        {
-            Ok(rows) => rows,
+        let expired = match store.expired_leases().await {
+            Ok(leases) => leases,
             Err(e) => {
                 tracing::debug!(error = %e, "lease expiry check failed");
                 continue;
             }
         };
-        for row in expired {
-            let Ok(lease) = row.try_get::<i64, _>(0) else {
-                continue;
-            };
+        for lease in expired {
             match store.lease_revoke(lease).await {
                 Ok(_) | Err(DatastoreError::LeaseNotFound { .. }) => {
                     tracing::debug!(lease, "lease expired")

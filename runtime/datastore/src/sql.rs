@@ -33,7 +33,6 @@ pub(crate) struct Statements {
     pub rollback: Sql,
     /// Reads the revision counter and locks it until commit.
     pub lock_revision: Sql,
-    pub current_revision: Sql,
     /// `(revision, compact_revision)`.
     pub revisions: Sql,
     /// Current version of one key, with the current revision, in one snapshot.
@@ -92,7 +91,6 @@ impl Statements {
             lock_revision: r(&format!(
                 "SELECT value FROM edge_meta WHERE name = 'revision'{for_update}"
             )),
-            current_revision: r("SELECT value FROM edge_meta WHERE name = 'revision'"),
             revisions: r("SELECT \
                  (SELECT value FROM edge_meta WHERE name = 'revision'), \
                  (SELECT value FROM edge_meta WHERE name = 'compact_revision')"),

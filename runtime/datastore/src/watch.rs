@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::DatastoreError;
 use crate::kv::{Event, EventKind, KeyRange, KeyValue, Revision};
+use crate::memory::MemoryBackend;
 use crate::sql::{self, Statements};
 use crate::writer::kv_from_row;
 use edge_config::endpoint::Backend;
@@ -81,32 +82,45 @@ impl Hub {
 
 /// What the poller needs from the store.
 #[derive(Debug, Clone)]
-pub(crate) struct Source {
-    pub pool: AnyPool,
-    pub statements: Arc<Statements>,
-    pub endpoint: String,
+pub(crate) enum Source {
+    Sql {
+        pool: AnyPool,
+        statements: Arc<Statements>,
+        endpoint: String,
+    },
+    Memory(Arc<MemoryBackend>),
 }
 
 impl Source {
-    fn error(&self, e: sqlx::Error) -> DatastoreError {
-        DatastoreError::from_sqlx(&self.endpoint, e)
-    }
-
     /// `(revision, compact_revision)`.
     pub(crate) async fn revisions(&self) -> Result<(Revision, Revision), DatastoreError> {
-        let row = sql::query(&self.statements.revisions)
-            .fetch_one(&self.pool)
+        let (pool, statements, endpoint) = match self {
+            Source::Sql {
+                pool,
+                statements,
+                endpoint,
+            } => (pool, statements, endpoint),
+            Source::Memory(memory) => return Ok(memory.revisions()),
+        };
+        let error = |e| DatastoreError::from_sqlx(endpoint, e);
+        let row = sql::query(&statements.revisions)
+            .fetch_one(pool)
             .await
-            .map_err(|e| self.error(e))?;
+            .map_err(error)?;
         Ok((
-            row.try_get(0).map_err(|e| self.error(e))?,
-            row.try_get(1).map_err(|e| self.error(e))?,
+            row.try_get(0).map_err(error)?,
+            row.try_get(1).map_err(error)?,
         ))
     }
 
     async fn poll(&self, after: Revision) -> Result<Vec<Event>, DatastoreError> {
-        let query = sql::query(&self.statements.poll).bind(after).bind(PAGE);
-        self.events(query).await
+        match self {
+            Source::Sql { statements, .. } => {
+                let query = sql::query(&statements.poll).bind(after).bind(PAGE);
+                self.events(query).await
+            }
+            Source::Memory(memory) => Ok(memory.events(after, Revision::MAX, None, PAGE as usize)),
+        }
     }
 
     async fn replay(
@@ -115,13 +129,18 @@ impl Source {
         upto: Revision,
         range: &KeyRange,
     ) -> Result<Vec<Event>, DatastoreError> {
-        let query = sql::query(&self.statements.replay)
-            .bind(after)
-            .bind(upto)
-            .bind(range.start.clone())
-            .bind(range.sql_end())
-            .bind(PAGE);
-        self.events(query).await
+        match self {
+            Source::Sql { statements, .. } => {
+                let query = sql::query(&statements.replay)
+                    .bind(after)
+                    .bind(upto)
+                    .bind(range.start.clone())
+                    .bind(range.sql_end())
+                    .bind(PAGE);
+                self.events(query).await
+            }
+            Source::Memory(memory) => Ok(memory.events(after, upto, Some(range), PAGE as usize)),
+        }
     }
 
     /// Runs a `poll` or `replay` query and decodes its rows.
@@ -129,13 +148,23 @@ impl Source {
         &self,
         query: sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<Vec<Event>, DatastoreError> {
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| self.error(e))?;
+        let Source::Sql { pool, endpoint, .. } = self else {
+            unreachable!("only the SQL source runs queries");
+        };
+        let error = |e| DatastoreError::from_sqlx(endpoint, e);
+        let rows = query.fetch_all(pool).await.map_err(error)?;
         rows.iter()
-            .map(|r| event_from_row(r).map_err(|e| self.error(e)))
+            .map(|r| event_from_row(r).map_err(error))
             .collect()
+    }
+
+    /// How often the poller looks without being woken.
+    fn idle_interval(&self) -> (Duration, Duration) {
+        match self {
+            Source::Sql { statements, .. } => idle_interval(statements.backend),
+            // Every commit on the backend wakes every instance's poller.
+            Source::Memory(_) => (Duration::from_millis(1000), Duration::from_millis(1000)),
+        }
     }
 }
 
@@ -194,8 +223,7 @@ pub(crate) async fn run_poller(
     wake: Arc<Notify>,
     cancel: CancellationToken,
 ) {
-    let backend = source.statements.backend;
-    let (min, max) = idle_interval(backend);
+    let (min, max) = source.idle_interval();
     let mut interval = min;
     let mut failures = 0u32;
     loop {
@@ -288,9 +316,9 @@ impl Watch {
             // not have published yet.
             let (current, _) = source.revisions().await?;
             (current.max(head) + 1, None)
-        } else if from > head {
-            (from, None)
         } else {
+            // Checked even when the poller has not yet published up to
+            // `from`: its lag must not let a compacted start through.
             let (_, compact_revision) = source.revisions().await?;
             if from <= compact_revision {
                 return Err(DatastoreError::Compacted {
@@ -298,7 +326,11 @@ impl Watch {
                     compact_revision,
                 });
             }
-            (from, Some(head))
+            if from > head {
+                (from, None)
+            } else {
+                (from, Some(head))
+            }
         };
         Ok(Self {
             source,

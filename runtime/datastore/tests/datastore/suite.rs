@@ -16,9 +16,19 @@ use tokio::time::timeout;
 /// A fresh, empty database that several store instances can open.
 pub trait TestDb: Send + Sync {
     fn endpoint(&self) -> Endpoint;
+    /// The in-memory twin's backend, for the memory "database" (its
+    /// endpoint is then never used).
+    fn memory(&self) -> Option<std::sync::Arc<edge_datastore::MemoryBackend>> {
+        None
+    }
 }
 
+/// A store instance on `db`; several on one `db` share its data, as the
+/// servers of a cluster share a database.
 pub async fn open(db: &dyn TestDb) -> Store {
+    if let Some(backend) = db.memory() {
+        return Store::in_memory(&backend, StoreOptions::default());
+    }
     Store::open(&db.endpoint(), StoreOptions::default())
         .await
         .unwrap_or_else(|e| panic!("opening {}: {e}", db.endpoint()))
