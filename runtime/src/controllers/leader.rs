@@ -33,7 +33,7 @@ pub async fn run(
 ) {
     let mut failing = false;
     loop {
-        let leading = match try_acquire(api, identity).await {
+        let leading = match try_acquire(api, identity, jiff::Timestamp::now()).await {
             Ok(l) => {
                 failing = false;
                 l
@@ -60,9 +60,14 @@ pub async fn run(
     let _ = release(api, identity).await;
 }
 
-async fn try_acquire(api: &Api, identity: &str) -> Result<bool, ApiError> {
+/// One campaign at time `now`: takes the lease when it is free or stale,
+/// renews it when held. Returns whether `identity` holds it now.
+pub(crate) async fn try_acquire(
+    api: &Api,
+    identity: &str,
+    now: jiff::Timestamp,
+) -> Result<bool, ApiError> {
     let leases = find("coordination.k8s.io", "v1", "leases").expect("leases are served");
-    let now = jiff::Timestamp::now();
     let stamp = micro_time_string(now);
     let duration = LEASE_DURATION.as_secs() as i64;
     let mut ours = false;

@@ -15,6 +15,9 @@ pub mod leader;
 pub mod namespace;
 pub mod node;
 
+#[cfg(test)]
+mod tests;
+
 use std::future::Future;
 use std::time::Duration;
 

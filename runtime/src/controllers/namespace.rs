@@ -30,42 +30,49 @@ pub async fn run(
     leader: watch::Receiver<bool>,
     cancel: CancellationToken,
 ) {
-    let namespaces = find("", "v1", "namespaces").expect("namespaces are served");
     every("namespace", Duration::from_secs(1), cancel, || {
         let leader = *leader.borrow();
         async move {
-            if !leader {
-                return Ok::<(), ApiError>(());
+            if leader {
+                pass(api, server_ca_pem).await?;
             }
-            let all = api
-                .objects
-                .list(namespaces, None, 0, None, None)
-                .await?
-                .items;
-            // Two reads per namespace, never a list of every ServiceAccount
-            // or ConfigMap in the cluster: both helpers read their one
-            // object first and write only when it is missing or changed.
-            for ns in &all {
-                let name = ns["metadata"]["name"].as_str().unwrap_or_default();
-                if ns["metadata"].get("deletionTimestamp").is_some() {
-                    terminate(api, name).await?;
-                    continue;
-                }
-                let filled = async {
-                    super::builtin::ensure_default_service_account(api, name).await?;
-                    publish_root_ca(api, name, server_ca_pem).await
-                };
-                match filled.await {
-                    // Deleted since it was listed: it refuses new content
-                    // (403) or is gone (404); nothing to fill.
-                    Err(e) if e.code == 403 || e.code == 404 => {}
-                    other => other?,
-                }
-            }
-            Ok(())
+            Ok::<(), ApiError>(())
         }
     })
     .await;
+}
+
+/// One pass over every namespace: a terminating one is emptied, then
+/// finalized; a live one gets its default ServiceAccount and
+/// [`ROOT_CA_CONFIGMAP`].
+pub async fn pass(api: &Api, server_ca_pem: &str) -> Result<(), ApiError> {
+    let namespaces = find("", "v1", "namespaces").expect("namespaces are served");
+    let all = api
+        .objects
+        .list(namespaces, None, 0, None, None)
+        .await?
+        .items;
+    // Two reads per namespace, never a list of every ServiceAccount
+    // or ConfigMap in the cluster: both helpers read their one
+    // object first and write only when it is missing or changed.
+    for ns in &all {
+        let name = ns["metadata"]["name"].as_str().unwrap_or_default();
+        if ns["metadata"].get("deletionTimestamp").is_some() {
+            terminate(api, name).await?;
+            continue;
+        }
+        let filled = async {
+            super::builtin::ensure_default_service_account(api, name).await?;
+            publish_root_ca(api, name, server_ca_pem).await
+        };
+        match filled.await {
+            // Deleted since it was listed: it refuses new content
+            // (403) or is gone (404); nothing to fill.
+            Err(e) if e.code == 403 || e.code == 404 => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// Creates [`ROOT_CA_CONFIGMAP`] in `namespace`, or puts the CA back into it

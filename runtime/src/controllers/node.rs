@@ -295,46 +295,68 @@ pub async fn lifecycle(api: &Api, leader: watch::Receiver<bool>, cancel: Cancell
     every("node-lifecycle", Duration::from_secs(5), cancel, || {
         let leader = *leader.borrow();
         async move {
-            if !leader {
-                return Ok::<(), ApiError>(());
+            if leader {
+                mark_silent_nodes(api, jiff::Timestamp::now()).await?;
             }
-            let page = api.objects.list(leases(), Some("kube-node-lease"), 0, None, None).await?;
-            let now = jiff::Timestamp::now();
-            let nodes_page = api.objects.list(nodes(), None, 0, None, None).await?;
-            for node in nodes_page.items {
-                let name = node["metadata"]["name"].as_str().unwrap_or("").to_owned();
-                let renewed = page
-                    .items
-                    .iter()
-                    .find(|l| l["metadata"]["name"] == name.as_str())
-                    .and_then(|l| l["spec"]["renewTime"].as_str())
-                    .and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                let created = node["metadata"]["creationTimestamp"].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok());
-                let last = renewed.or(created).unwrap_or(now);
-                let silent = now.duration_since(last).as_secs() > LEASE_DURATION_SECONDS;
-                if !silent {
-                    continue;
-                }
-                let stamp = time_string(now);
-                api.update_with(nodes(), None, &name, |n| {
-                    let unknown = n["status"]["conditions"]
-                        .as_array()
-                        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-                        .is_some_and(|c| c["status"] == "Unknown");
-                    if unknown {
-                        return false;
-                    }
-                    n["status"]["conditions"] = merge_ready(
-                        &n["status"]["conditions"],
-                        &ready_condition("Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.", &stamp),
-                    );
-                    true
-                })
-                .await?;
-                tracing::warn!(node = %name, "node stopped renewing its lease; marked Ready=Unknown");
-            }
-            Ok(())
+            Ok::<(), ApiError>(())
         }
     })
     .await;
+}
+
+/// One pass of [`lifecycle`] at time `now`: every node whose lease (or, with
+/// none, whose creation) is more than the lease duration old gets
+/// `Ready=Unknown`. Returns the nodes it marked.
+pub async fn mark_silent_nodes(api: &Api, now: jiff::Timestamp) -> Result<Vec<String>, ApiError> {
+    let page = api
+        .objects
+        .list(leases(), Some("kube-node-lease"), 0, None, None)
+        .await?;
+    let nodes_page = api.objects.list(nodes(), None, 0, None, None).await?;
+    let mut marked = Vec::new();
+    for node in nodes_page.items {
+        let name = node["metadata"]["name"].as_str().unwrap_or("").to_owned();
+        let renewed = page
+            .items
+            .iter()
+            .find(|l| l["metadata"]["name"] == name.as_str())
+            .and_then(|l| l["spec"]["renewTime"].as_str())
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let created = node["metadata"]["creationTimestamp"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        let last = renewed.or(created).unwrap_or(now);
+        let silent = now.duration_since(last).as_secs() > LEASE_DURATION_SECONDS;
+        if !silent {
+            continue;
+        }
+        let stamp = time_string(now);
+        let mut changed = false;
+        api.update_with(nodes(), None, &name, |n| {
+            let unknown = n["status"]["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+                .is_some_and(|c| c["status"] == "Unknown");
+            if unknown {
+                return false;
+            }
+            n["status"]["conditions"] = merge_ready(
+                &n["status"]["conditions"],
+                &ready_condition(
+                    "Unknown",
+                    "NodeStatusUnknown",
+                    "Kubelet stopped posting node status.",
+                    &stamp,
+                ),
+            );
+            changed = true;
+            true
+        })
+        .await?;
+        if changed {
+            tracing::warn!(node = %name, "node stopped renewing its lease; marked Ready=Unknown");
+            marked.push(name);
+        }
+    }
+    Ok(marked)
 }
