@@ -30,6 +30,7 @@ use crate::controllers::{self, node::NodeSettings};
 use crate::vip::{Vip, VipError};
 use edge_config::san::San;
 use edge_config::server::ServerConfig;
+use edge_config::token::Token;
 use edge_config::types::NodeName;
 use edge_datastore::{DatastoreError, Store, StoreOptions};
 use edge_pki::cluster::{self, ClusterPki};
@@ -295,29 +296,172 @@ pub async fn run(
     result
 }
 
+/// Who this server is on the network: its hostname, node name, node
+/// addresses and the address it advertises.
+struct NodeIdentity {
+    hostname: String,
+    node_name: NodeName,
+    node_ips: Vec<IpAddr>,
+    advertise: IpAddr,
+}
+
+impl NodeIdentity {
+    fn of(config: &ServerConfig) -> Result<Self, ServerError> {
+        let hostname = hostname();
+        let node_name = match &config.node_name {
+            Some(n) => n.clone(),
+            None => NodeName::from_hostname(&hostname).map_err(|e| {
+                ServerError::Invalid(format!(
+                    "the hostname cannot be a node name ({e}); set --node-name"
+                ))
+            })?,
+        };
+        let node_ips = if config.node_ip.is_empty() {
+            vec![default_route_address().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))]
+        } else {
+            config.node_ip.clone()
+        };
+        let advertise = advertise_address(config, &node_ips);
+        Ok(Self {
+            hostname,
+            node_name,
+            node_ips,
+            advertise,
+        })
+    }
+}
+
+/// The cluster's certificate authorities and this server's token: from the
+/// datastore when it is shared (the HA topology, [`crate::join`]), from the
+/// data dir for a single server.
+async fn credentials(
+    config: &ServerConfig,
+    store: &Store,
+) -> Result<(ClusterPki, Token), ServerError> {
+    if config.external_datastore {
+        let joined = crate::join::join(store, &config.data_dir, config.token.as_ref()).await?;
+        crate::join::check_critical(store, &config.critical).await?;
+        return Ok(joined);
+    }
+    let tls_dir = cluster::tls_dir(&config.data_dir);
+    let pki = if ClusterPki::is_present(&tls_dir) {
+        ClusterPki::load(&tls_dir)?
+    } else {
+        let pki = ClusterPki::generate()?;
+        pki.save(&tls_dir)?;
+        tracing::info!(dir = %tls_dir.display(), "generated the cluster certificate authorities");
+        pki
+    };
+    let ca_hash = edge_pki::identity::ca_hash(pki.server_ca.cert_pem().as_bytes())?;
+    token::check_pin(config.token.as_ref(), &ca_hash)?;
+    let existing = token::read_server_token(&config.data_dir)?;
+    let secret = token::server_secret(config.token.as_ref(), existing.as_ref())
+        .unwrap_or_else(token::generate_secret);
+    let token = token::server_token(secret, &ca_hash);
+    token::write_server_token(&config.data_dir, &token)?;
+    Ok((pki, token))
+}
+
+/// The built-in objects and this server's Node, retried through datastore
+/// outages. False when `shutdown` came first.
+async fn write_startup_objects(
+    api: &Api,
+    settings: &NodeSettings,
+    port: u16,
+    shutdown: &CancellationToken,
+) -> bool {
+    loop {
+        let attempt = async {
+            controllers::builtin::run(api, port).await?;
+            controllers::node::register(api, settings).await
+        };
+        match attempt.await {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::warn!(error = %e.message, "start-up objects not written yet; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => return false,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Starts this server's loops (heartbeat, endpoint announcement and
+/// reconciliation) and the leader-elected singletons (node liveness,
+/// namespaces, compaction), all stopped by `stop`.
+fn spawn_controllers(
+    tasks: &TaskTracker,
+    shared: &Arc<Shared>,
+    settings: &NodeSettings,
+    store: &Store,
+    advertise: IpAddr,
+    port: u16,
+    stop: &CancellationToken,
+) {
+    let node_name = &settings.name;
+    let (leader_tx, leader_rx) = watch::channel(false);
+    let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
+        tasks.spawn(fut);
+    };
+    let s = shared.clone();
+    let c = stop.clone();
+    let n = settings.clone();
+    spawn(Box::pin(async move {
+        controllers::node::heartbeat(&s.api, &n, c).await
+    }));
+    let announced = Arc::new(tokio::sync::Notify::new());
+    let s = shared.clone();
+    let c = stop.clone();
+    let a = announced.clone();
+    spawn(Box::pin(async move {
+        controllers::endpoints::announce(&s.api, advertise, port, a, c).await
+    }));
+    let s = shared.clone();
+    let c = stop.clone();
+    spawn(Box::pin(async move {
+        controllers::endpoints::reconcile(&s.api, announced, c).await
+    }));
+    let s = shared.clone();
+    let c = stop.clone();
+    let id = node_name.as_str().to_owned();
+    spawn(Box::pin(async move {
+        controllers::leader::run(&s.api, &id, leader_tx, c).await
+    }));
+    let s = shared.clone();
+    let c = stop.clone();
+    let l = leader_rx.clone();
+    spawn(Box::pin(async move {
+        controllers::node::lifecycle(&s.api, l, c).await
+    }));
+    let s = shared.clone();
+    let c = stop.clone();
+    let l = leader_rx.clone();
+    spawn(Box::pin(async move {
+        let ca = s.supervisor.server_ca_pem.clone();
+        controllers::namespace::run(&s.api, &ca, l, c).await
+    }));
+    let c = stop.clone();
+    let st = store.clone();
+    spawn(Box::pin(async move {
+        controllers::compaction::run(&st, leader_rx, c).await
+    }));
+}
+
 async fn serve(
     config: ServerConfig,
     shutdown: CancellationToken,
     on_ready: impl FnOnce(Running),
     vip: Option<&mut Vip>,
 ) -> Result<(), ServerError> {
-    let server_dir = config.data_dir.join("server");
-    private_dir(&server_dir)?;
-    let hostname = hostname();
-    let node_name = match &config.node_name {
-        Some(n) => n.clone(),
-        None => NodeName::from_hostname(&hostname).map_err(|e| {
-            ServerError::Invalid(format!(
-                "the hostname cannot be a node name ({e}); set --node-name"
-            ))
-        })?,
-    };
-    let node_ips = if config.node_ip.is_empty() {
-        vec![default_route_address().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST))]
-    } else {
-        config.node_ip.clone()
-    };
-    let advertise = advertise_address(&config, &node_ips);
+    private_dir(&config.data_dir.join("server"))?;
+    let NodeIdentity {
+        hostname,
+        node_name,
+        node_ips,
+        advertise,
+    } = NodeIdentity::of(&config)?;
     tracing::info!(node = %node_name, %advertise, datastore = %config.datastore, "starting server");
 
     // Until the datastore answers, the port says so: alive, not ready.
@@ -327,31 +471,8 @@ async fn serve(
         return Ok(());
     };
 
-    // Certificates and the token: from the datastore when it is shared
-    // (the HA topology), from the data dir for a single server.
+    let (pki, token) = credentials(&config, &store).await?;
     let tls_dir = cluster::tls_dir(&config.data_dir);
-    let (pki, token) = if config.external_datastore {
-        let joined = crate::join::join(&store, &config.data_dir, config.token.as_ref()).await?;
-        crate::join::check_critical(&store, &config.critical).await?;
-        joined
-    } else {
-        let pki = if ClusterPki::is_present(&tls_dir) {
-            ClusterPki::load(&tls_dir)?
-        } else {
-            let pki = ClusterPki::generate()?;
-            pki.save(&tls_dir)?;
-            tracing::info!(dir = %tls_dir.display(), "generated the cluster certificate authorities");
-            pki
-        };
-        let ca_hash = edge_pki::identity::ca_hash(pki.server_ca.cert_pem().as_bytes())?;
-        token::check_pin(config.token.as_ref(), &ca_hash)?;
-        let existing = token::read_server_token(&config.data_dir)?;
-        let secret = token::server_secret(config.token.as_ref(), existing.as_ref())
-            .unwrap_or_else(token::generate_secret);
-        let token = token::server_token(secret, &ca_hash);
-        token::write_server_token(&config.data_dir, &token)?;
-        (pki, token)
-    };
     let sans = serving_sans(&config, &hostname, &node_name, &node_ips)?;
     let serving = cluster::ensure_serving_cert(&tls_dir, &pki.server_ca, &sans)?;
     let admin = cluster::ensure_admin_cert(&tls_dir, &pki.client_ca)?;
@@ -447,71 +568,10 @@ async fn serve(
         taints: config.node_taint.clone(),
         server: true,
     };
-    loop {
-        let attempt = async {
-            controllers::builtin::run(&shared.api, port).await?;
-            controllers::node::register(&shared.api, &settings).await
-        };
-        match attempt.await {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::warn!(error = %e.message, "start-up objects not written yet; retrying");
-                tokio::select! {
-                    () = shutdown.cancelled() => return Ok(()),
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+    if !write_startup_objects(&shared.api, &settings, port, &shutdown).await {
+        return Ok(());
     }
-
-    let (leader_tx, leader_rx) = watch::channel(false);
-    let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
-        tasks.spawn(fut);
-    };
-    {
-        let s = shared.clone();
-        let c = stop.clone();
-        let n = settings.clone();
-        spawn(Box::pin(async move {
-            controllers::node::heartbeat(&s.api, &n, c).await
-        }));
-        let announced = Arc::new(tokio::sync::Notify::new());
-        let s = shared.clone();
-        let c = stop.clone();
-        let a = announced.clone();
-        spawn(Box::pin(async move {
-            controllers::endpoints::announce(&s.api, advertise, port, a, c).await
-        }));
-        let s = shared.clone();
-        let c = stop.clone();
-        spawn(Box::pin(async move {
-            controllers::endpoints::reconcile(&s.api, announced, c).await
-        }));
-        let s = shared.clone();
-        let c = stop.clone();
-        let id = node_name.as_str().to_owned();
-        spawn(Box::pin(async move {
-            controllers::leader::run(&s.api, &id, leader_tx, c).await
-        }));
-        let s = shared.clone();
-        let c = stop.clone();
-        let l = leader_rx.clone();
-        spawn(Box::pin(async move {
-            controllers::node::lifecycle(&s.api, l, c).await
-        }));
-        let s = shared.clone();
-        let c = stop.clone();
-        let l = leader_rx.clone();
-        spawn(Box::pin(async move {
-            let ca = s.supervisor.server_ca_pem.clone();
-            controllers::namespace::run(&s.api, &ca, l, c).await
-        }));
-        let c = stop.clone();
-        let st = store.clone();
-        spawn(Box::pin(async move {
-            controllers::compaction::run(&st, leader_rx, c).await
-        }));
-    }
+    spawn_controllers(&tasks, &shared, &settings, &store, advertise, port, &stop);
     // Ready once this server is listed as an endpoint of the `kubernetes` service.
     let me = SocketAddr::new(advertise, port).to_string();
     for _ in 0..100 {
