@@ -60,6 +60,31 @@ pub struct Event {
 }
 
 impl Event {
+    /// The event a log row reports: a put of `kv`, or for a tombstone a
+    /// delete whose `kv` keeps the key and revisions but has no value,
+    /// version or lease (as etcd reports deletes). `prev` is the version it
+    /// replaced, when that is still in the log.
+    pub(crate) fn from_log(kv: KeyValue, deleted: bool, prev: Option<KeyValue>) -> Self {
+        if deleted {
+            Event {
+                kind: EventKind::Delete,
+                kv: KeyValue {
+                    value: Vec::new(),
+                    version: 0,
+                    lease: 0,
+                    ..kv
+                },
+                prev,
+            }
+        } else {
+            Event {
+                kind: EventKind::Put,
+                kv,
+                prev,
+            }
+        }
+    }
+
     /// The revision of the write this event reports.
     pub fn revision(&self) -> Revision {
         self.kv.mod_revision

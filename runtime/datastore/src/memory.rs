@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::error::DatastoreError;
-use crate::kv::{Event, EventKind, KeyRange, KeyValue, LeaseId, Revision};
+use crate::kv::{Event, KeyRange, KeyValue, LeaseId, Revision};
 use crate::plan::{self, LogRow, Op, Outcome, Snapshot};
 
 /// One in-memory database. Open stores on it with [`crate::Store::in_memory`].
@@ -222,24 +222,7 @@ impl MemoryBackend {
                     .then(|| s.log.get(&row.prev_revision))
                     .flatten()
                     .map(kv_of);
-                if row.deleted {
-                    Event {
-                        kind: EventKind::Delete,
-                        kv: KeyValue {
-                            value: Vec::new(),
-                            version: 0,
-                            lease: 0,
-                            ..kv_of(row)
-                        },
-                        prev,
-                    }
-                } else {
-                    Event {
-                        kind: EventKind::Put,
-                        kv: kv_of(row),
-                        prev,
-                    }
-                }
+                Event::from_log(kv_of(row), row.deleted, prev)
             })
             .collect()
     }

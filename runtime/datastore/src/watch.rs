@@ -24,7 +24,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::DatastoreError;
-use crate::kv::{Event, EventKind, KeyRange, KeyValue, Revision};
+use crate::kv::{Event, KeyRange, KeyValue, Revision};
 use crate::memory::MemoryBackend;
 use crate::sql::{self, Statements};
 use crate::writer::kv_from_row;
@@ -184,24 +184,7 @@ fn event_from_row(row: &AnyRow) -> Result<Event, sqlx::Error> {
         }),
         _ => None,
     };
-    Ok(if deleted != 0 {
-        Event {
-            kind: EventKind::Delete,
-            kv: KeyValue {
-                value: Vec::new(),
-                version: 0,
-                lease: 0,
-                ..kv
-            },
-            prev,
-        }
-    } else {
-        Event {
-            kind: EventKind::Put,
-            kv,
-            prev,
-        }
-    })
+    Ok(Event::from_log(kv, deleted != 0, prev))
 }
 
 /// How often the poller looks without being woken.

@@ -209,3 +209,142 @@ impl Api {
         Ok(id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
+    use edge_apimachinery::resources::find;
+
+    use super::*;
+
+    fn services() -> &'static ResourceType {
+        find("", "v1", "services").expect("served")
+    }
+
+    fn service(name: &str, cluster_ip: Option<&str>) -> Value {
+        let mut s = json!({"metadata": {"name": name},
+                           "spec": {"ports": [{"port": 80, "protocol": "TCP"}]}});
+        if let Some(ip) = cluster_ip {
+            s["spec"]["clusterIP"] = json!(ip);
+        }
+        s
+    }
+
+    fn cluster_ip(object: &Value) -> String {
+        object["spec"]["clusterIP"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    #[tokio::test]
+    async fn cluster_ips_are_unique_in_range_and_released_on_delete() {
+        // A /27: 29 usable addresses after the network address and .1.
+        let api = Api::in_memory(&Arc::default(), "10.96.0.0/27", "10.42.0.0/16");
+        let namespaces = find("", "v1", "namespaces").expect("served");
+        api.create_object(
+            namespaces,
+            None,
+            json!({"metadata": {"name": "default"}}),
+            false,
+        )
+        .await
+        .expect("namespace");
+        let ns = Some("default");
+        let mut seen = BTreeSet::new();
+        for i in 0..12 {
+            let created = api
+                .create_object(services(), ns, service(&format!("s{i}"), None), false)
+                .await
+                .expect("create");
+            let ip: IpAddr = cluster_ip(&created).parse().expect("an IP");
+            assert!(api.service_cidr.contains(ip), "{ip} outside the range");
+            assert!(!["10.96.0.0", "10.96.0.1"].contains(&ip.to_string().as_str()));
+            assert!(seen.insert(ip), "{ip} allocated twice");
+            assert_eq!(created["spec"]["clusterIPs"], json!([ip.to_string()]));
+        }
+        let taken = seen.first().expect("one").to_string();
+
+        let e = api
+            .create_object(services(), ns, service("dup", Some(&taken)), false)
+            .await
+            .expect_err("taken");
+        assert_eq!(e.code, 422, "{}", e.message);
+        assert!(
+            e.message.contains("provided IP is already allocated"),
+            "{}",
+            e.message
+        );
+        let e = api
+            .create_object(services(), ns, service("far", Some("10.0.0.9")), false)
+            .await
+            .expect_err("outside");
+        assert!(
+            e.message.contains("The range of valid IPs is 10.96.0.0/27"),
+            "{}",
+            e.message
+        );
+        // A dry run claims nothing; a headless service needs no address.
+        let free = (2..31)
+            .map(|n| format!("10.96.0.{n}"))
+            .find(|ip| !seen.contains(&ip.parse::<IpAddr>().expect("ip")))
+            .expect("a free address");
+        let free = free.as_str();
+        api.create_object(services(), ns, service("dry", Some(free)), true)
+            .await
+            .expect("dry run");
+        let headless = api
+            .create_object(services(), ns, service("headless", Some("None")), false)
+            .await
+            .expect("headless");
+        assert_eq!(headless["spec"]["clusterIPs"], json!(["None"]));
+        api.create_object(services(), ns, service("fixed", Some(free)), false)
+            .await
+            .expect("the dry run left the address free");
+
+        // Deleting a service frees its address.
+        let owner = format!("s{}", 0);
+        let first = api.objects.get(services(), ns, &owner).await.expect("s0");
+        api.delete_object(services(), ns, &owner, &json!({}), false)
+            .await
+            .expect("delete");
+        let reused = api
+            .create_object(
+                services(),
+                ns,
+                service("again", Some(&cluster_ip(&first))),
+                false,
+            )
+            .await
+            .expect("the address is free again");
+        assert_eq!(cluster_ip(&reused), cluster_ip(&first));
+    }
+
+    #[tokio::test]
+    async fn each_node_gets_its_own_pod_cidr() {
+        let api = Api::in_memory(&Arc::default(), "10.43.0.0/16", "10.42.0.0/16");
+        let nodes = find("", "v1", "nodes").expect("served");
+        let mut cidrs = Vec::new();
+        for name in ["a", "b", "c"] {
+            let node = api
+                .create_object(nodes, None, json!({"metadata": {"name": name}}), false)
+                .await
+                .expect("node");
+            cidrs.push(node["spec"]["podCIDR"].as_str().unwrap_or("").to_owned());
+        }
+        assert_eq!(cidrs, ["10.42.0.0/24", "10.42.1.0/24", "10.42.2.0/24"]);
+        // One that names its own keeps it.
+        let own = api
+            .create_object(
+                nodes,
+                None,
+                json!({"metadata": {"name": "d"}, "spec": {"podCIDR": "10.42.200.0/24"}}),
+                false,
+            )
+            .await
+            .expect("node");
+        assert_eq!(own["spec"]["podCIDR"], "10.42.200.0/24");
+    }
+}

@@ -134,6 +134,28 @@ impl Api {
         }
     }
 
+    /// The verbs over the datastore's in-memory twin, for unit tests of
+    /// everything built on them (no database, no listener).
+    #[cfg(test)]
+    pub(crate) fn in_memory(
+        backend: &std::sync::Arc<edge_datastore::MemoryBackend>,
+        service_cidr: &str,
+        cluster_cidr: &str,
+    ) -> Self {
+        let store = edge_datastore::Store::in_memory(
+            backend,
+            edge_datastore::StoreOptions {
+                expire_leases: false,
+                ..Default::default()
+            },
+        );
+        Self::new(
+            ObjectStore::new(store),
+            service_cidr.parse().expect("service CIDR"),
+            cluster_cidr.parse().expect("cluster CIDR"),
+        )
+    }
+
     /// Serves one resource request.
     pub async fn handle(&self, call: Call<'_>) -> Response {
         let attributes = Attributes::of(

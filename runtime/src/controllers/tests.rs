@@ -7,31 +7,19 @@ use std::time::Duration;
 
 use edge_apimachinery::resources::{ResourceType, find};
 use edge_apimachinery::semantics::micro_time_string;
-use edge_datastore::{EventKind, MemoryBackend, Store, StoreOptions};
+use edge_datastore::{EventKind, MemoryBackend};
 use serde_json::{Value, json};
 
 use crate::apiserver::handlers::Api;
 use crate::apiserver::masterleases;
-use crate::apiserver::storage::ObjectStore;
 
 fn rt(group: &str, plural: &str) -> &'static ResourceType {
     find(group, "v1", plural).expect("served")
 }
 
-/// An API server's verbs over a fresh in-memory database.
+/// An API server's verbs over an in-memory database.
 fn api_on(backend: &Arc<MemoryBackend>) -> Api {
-    let store = Store::in_memory(
-        backend,
-        StoreOptions {
-            expire_leases: false,
-            ..StoreOptions::default()
-        },
-    );
-    Api::new(
-        ObjectStore::new(store),
-        "10.43.0.0/16".parse().expect("cidr"),
-        "10.42.0.0/16".parse().expect("cidr"),
-    )
+    Api::in_memory(backend, "10.43.0.0/16", "10.42.0.0/16")
 }
 
 /// A cluster with its built-in objects.
