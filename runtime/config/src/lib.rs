@@ -33,6 +33,8 @@ pub mod validate;
 
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod surfaces_tests;
 
 use std::path::PathBuf;
 

@@ -1,0 +1,161 @@
+//! Every `edged server` flag reaches every surface an operator may set it
+//! from: `--help`, an `EDGE_*` variable, the config file, `edge.yaml` (its
+//! JSON Schema), and the runtime config `edged init` renders from
+//! `edge.yaml`. The flags are read from clap's command, so a flag added to
+//! `ServerArgs` and forgotten elsewhere fails here, naming the surface.
+//!
+//! This guards the six declarations a flag still has (ServerArgs,
+//! ServerFile, ServerConfig, EdgeFile, SERVER_KEYS, render) until they come
+//! from one definition (issue 11).
+
+use std::collections::BTreeSet;
+
+use clap::CommandFactory;
+use serde_json::Value as Json;
+
+use crate::edge::json_schema;
+use crate::render::{RuntimePaths, runtime_config};
+use crate::server::{ServerArgs, ServerFile};
+use crate::tree::Layer;
+use crate::validate::{Input, load};
+
+#[derive(clap::Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: ServerArgs,
+}
+
+/// Flags `edged init` sets itself (paths on the device), not from edge.yaml.
+const SET_BY_INIT: &[&str] = &["config", "data-dir", "write-kubeconfig"];
+
+/// Flags that live under `vip:` in edge.yaml, with their key there.
+const UNDER_VIP: &[(&str, &str)] = &[
+    ("vip", "address"),
+    ("vip-interface", "interface"),
+    ("vrrp-id", "vrrp-id"),
+    ("vrrp-priority", "priority"),
+    ("vrrp-advert-interval", "advert-interval"),
+    ("vrrp-unicast-peer", "unicast-peers"),
+    ("vrrp-checksum", "checksum"),
+];
+
+fn flags() -> Vec<clap::Arg> {
+    Cli::command()
+        .get_arguments()
+        .filter(|a| a.get_long().is_some_and(|l| l != "help"))
+        .cloned()
+        .collect()
+}
+
+fn long(a: &clap::Arg) -> String {
+    a.get_long().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn every_flag_is_in_help_and_has_its_own_edge_variable() {
+    let help = Cli::command().render_long_help().to_string();
+    let mut envs = BTreeSet::new();
+    for a in flags() {
+        let name = long(&a);
+        assert!(
+            help.contains(&format!("--{name}")),
+            "--{name} is not in --help"
+        );
+        let env = a
+            .get_env()
+            .and_then(|e| e.to_str())
+            .unwrap_or_else(|| panic!("--{name} has no EDGE_* variable"));
+        assert!(env.starts_with("EDGE_"), "--{name}: {env}");
+        assert!(envs.insert(env.to_owned()), "{env} is used twice");
+    }
+}
+
+#[test]
+fn every_flag_is_a_config_file_key() {
+    for a in flags().iter().filter(|a| long(a) != "config") {
+        let name = long(a);
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, format!("{name}: ~\n")).expect("write");
+        if let Err(e) = crate::server::read_yaml::<ServerFile>(&file) {
+            assert!(
+                !e.to_string().contains("unknown field"),
+                "{name} is not a config-file key: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_flag_has_a_home_in_edge_yaml() {
+    let schema = json_schema();
+    let keys = |v: &Json| -> BTreeSet<String> {
+        v["properties"]
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let top = keys(&schema);
+    let vip_ref = schema["properties"]["vip"].to_string();
+    let vip = schema["$defs"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .find(|(name, _)| vip_ref.contains(name.as_str()))
+        .map(|(_, def)| keys(def))
+        .expect("the vip section's schema");
+    for a in flags() {
+        let name = long(&a);
+        if SET_BY_INIT.contains(&name.as_str()) {
+            continue;
+        }
+        match UNDER_VIP.iter().find(|(flag, _)| *flag == name) {
+            Some((_, key)) => assert!(vip.contains(*key), "--{name}: vip.{key} missing: {vip:?}"),
+            None => assert!(top.contains(&name), "--{name} has no edge.yaml key"),
+        }
+    }
+}
+
+/// An edge.yaml that sets every flag edge.yaml can carry renders a runtime
+/// config that sets every flag but those init owns.
+#[test]
+fn a_full_edge_yaml_renders_every_flag() {
+    let edge = "token: site-secret-token-0123\n\
+         datastore-endpoint: postgres://edge:pw@10.0.0.5:5432/edge\n\
+         datastore-cafile: /etc/edge/db-ca.pem\n\
+         datastore-certfile: /etc/edge/db.pem\n\
+         datastore-keyfile: /etc/edge/db-key.pem\n\
+         vip: {address: 10.0.0.100, interface: eth0, vrrp-id: 51, priority: 110, \
+               advert-interval: 100ms, unicast-peers: [10.0.0.12], checksum: message-only}\n\
+         tls-san: [edge.example.com]\n\
+         bind-address: 0.0.0.0\nhttps-listen-port: 7443\nadvertise-address: 10.0.0.11\n\
+         node-name: edge-a\nnode-ip: 10.0.0.11\nnode-label: [a=b]\nnode-taint: [x=y:NoSchedule]\n\
+         cluster-cidr: 10.52.0.0/16\nservice-cidr: 10.53.0.0/16\ncluster-dns: 10.53.0.10\n\
+         cluster-domain: edge.local\ndisable: [traefik]\n\
+         disable-helm-controller: true\ndisable-kube-proxy: true\n\
+         disable-network-policy: true\nsecrets-encryption: true\n\
+         write-kubeconfig-mode: \"0644\"\n";
+    let config = load(&[Input::yaml("edge.yaml", Layer::Device, edge)])
+        .into_result()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rendered = runtime_config(
+        &config,
+        &RuntimePaths {
+            data_dir: "/var/lib/edge".into(),
+            kubeconfig: "/etc/edge/edge.yaml".into(),
+            token_file: "/var/lib/edge/init/token".into(),
+        },
+    );
+    for a in flags() {
+        let name = long(&a);
+        // The token goes to the data partition; the runtime config names its file.
+        if ["config", "token"].contains(&name.as_str()) {
+            continue;
+        }
+        assert!(
+            rendered.contains_key(&name),
+            "--{name} set in edge.yaml is not rendered: {:?}",
+            rendered.keys().collect::<Vec<_>>()
+        );
+    }
+}
