@@ -164,7 +164,10 @@ pub async fn join(
         }
     };
     let hash = server_ca_hash(&pki)?;
-    token::check_pin(token_flag, &hash)?;
+    if joined {
+        // A first server checked its pin before taking the lock.
+        token::check_pin(token_flag, &hash)?;
+    }
     if joined && token_flag.is_some_and(|t| t.ca_hash().is_none()) {
         tracing::warn!(
             ca_hash = %hash,
@@ -183,7 +186,10 @@ pub async fn join(
         pki.save(&dir)?;
     }
     let token = token::server_token(secret, &hash);
-    token::write_server_token(data_dir, &token)?;
+    if joined {
+        // A first server wrote this exact token before it stored the data.
+        token::write_server_token(data_dir, &token)?;
+    }
     Ok((pki, token))
 }
 
