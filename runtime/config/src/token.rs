@@ -80,14 +80,23 @@ impl Token {
     /// A token from its parts. `user` may be empty (bare secrets and
     /// bootstrap tokens have none).
     pub fn new(ca_hash: Option<String>, user: &str, secret: Secret<String>) -> Self {
-        let mut token = Self {
+        let mut token = Self::written_as(ca_hash, user, secret, Secret::default());
+        token.written = token.to_full_string();
+        token
+    }
+
+    fn written_as(
+        ca_hash: Option<String>,
+        user: &str,
+        secret: Secret<String>,
+        written: Secret<String>,
+    ) -> Self {
+        Self {
             ca_hash: ca_hash.filter(|h| !h.is_empty()),
             user: user.to_owned(),
             secret,
-            written: Secret::default(),
-        };
-        token.written = token.to_full_string();
-        token
+            written,
+        }
     }
 
     /// Parses a token by K3s's rules (`parseToken`):
@@ -114,9 +123,7 @@ impl Token {
         }
         let written = Secret::new(token.to_owned());
         let Some(rest) = token.strip_prefix(TOKEN_PREFIX) else {
-            let mut bare = Token::new(None, "", written.clone());
-            bare.written = written;
-            return Ok(bare);
+            return Ok(Token::written_as(None, "", written.clone(), written));
         };
         let (hash, creds) = match rest.split_once("::") {
             Some((hash, creds)) => {
@@ -131,9 +138,12 @@ impl Token {
         if secret.is_empty() {
             return Err(TokenError::Format);
         }
-        let mut parsed = Token::new(hash, user, Secret::new(secret.to_owned()));
-        parsed.written = written;
-        Ok(parsed)
+        Ok(Token::written_as(
+            hash,
+            user,
+            Secret::new(secret.to_owned()),
+            written,
+        ))
     }
 
     /// Parses the contents of a file or a YAML value: surrounding whitespace
