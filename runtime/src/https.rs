@@ -4,14 +4,13 @@
 //! Owns accepting connections, the TLS handshake (with a deadline), serving
 //! an axum router over HTTP/1.1 or HTTP/2 (with upgrades), and graceful
 //! shutdown: no new connection once `shutdown` fires, open ones get a few
-//! seconds to finish. Each request carries the client's address
-//! ([`Remote`]) and what the caller derives from its certificate.
+//! seconds to finish. Each request carries what the caller derives from the
+//! client's certificate.
 //!
 //! Must not: decide routes, authentication or TLS policy; the caller passes
 //! the router, the rustls configuration and the certificate-to-extension
 //! function.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,10 +25,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Time a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The client's address, an extension on every request.
-#[derive(Debug, Clone, Copy)]
-pub struct Remote(pub SocketAddr);
 
 /// Accepts connections until `shutdown`, serving each with `app`. `peer`
 /// turns the client's (verified) leaf certificate, if it sent one, into an
@@ -79,10 +74,7 @@ pub async fn serve<P, F>(
                     .peer_certificates()
                     .and_then(|chain| chain.first()),
             );
-            let service = TowerToHyperService::new(
-                app.layer(axum::Extension(peer))
-                    .layer(axum::Extension(Remote(remote))),
-            );
+            let service = TowerToHyperService::new(app.layer(axum::Extension(peer)));
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
             tokio::pin!(conn);
