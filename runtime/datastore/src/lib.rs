@@ -119,6 +119,22 @@ pub struct ListResult {
     pub more: bool,
 }
 
+impl ListResult {
+    /// The first `limit` of `kvs` (read with one extra to tell whether more
+    /// follow; 0 = no limit), at `revision`.
+    fn page(mut kvs: Vec<KeyValue>, limit: usize, revision: Revision) -> Self {
+        let more = limit != 0 && kvs.len() > limit;
+        if limit != 0 {
+            kvs.truncate(limit);
+        }
+        Self {
+            revision,
+            kvs,
+            more,
+        }
+    }
+}
+
 /// A handle on one store instance. Cheap to clone; background tasks stop when
 /// the last handle is dropped or [`Store::close`] is called.
 #[derive(Debug, Clone)]
@@ -204,23 +220,13 @@ impl Store {
                 cancel.clone(),
             ));
         }
-        let store = Self {
-            inner: Arc::new(Inner {
-                shown,
-                engine: Engine::Sql(Box::new(Sql {
-                    endpoint: endpoint.clone(),
-                    pool,
-                    statements,
-                    writes,
-                })),
-                hub,
-                op_timeout: options.op_timeout,
-                cancel: cancel.clone(),
-            }),
-        };
-        if options.expire_leases {
-            tokio::spawn(expire_leases(Arc::downgrade(&store.inner), cancel));
-        }
+        let engine = Engine::Sql(Box::new(Sql {
+            endpoint: endpoint.clone(),
+            pool,
+            statements,
+            writes,
+        }));
+        let store = Self::start(shown, engine, hub, &options, cancel);
         tracing::info!(endpoint = %store.inner.shown, revision, "datastore open");
         Ok(store)
     }
@@ -253,10 +259,22 @@ impl Store {
             committed,
             cancel.clone(),
         ));
+        let engine = Engine::Memory(backend.clone());
+        Self::start("memory".into(), engine, hub, &options, cancel)
+    }
+
+    /// The handle on a started engine, and the lease sweeper when asked for.
+    fn start(
+        shown: String,
+        engine: Engine,
+        hub: Arc<Hub>,
+        options: &StoreOptions,
+        cancel: CancellationToken,
+    ) -> Self {
         let store = Self {
             inner: Arc::new(Inner {
-                shown: "memory".into(),
-                engine: Engine::Memory(backend.clone()),
+                shown,
+                engine,
                 hub,
                 op_timeout: options.op_timeout,
                 cancel: cancel.clone(),
@@ -344,6 +362,7 @@ impl Store {
         let sql = match &self.inner.engine {
             Engine::Sql(sql) => sql,
             Engine::Memory(memory) => {
+                round_trip().await;
                 let kv = memory.get_at(key, revision);
                 self.check_past_revision(revision).await?;
                 return Ok(kv);
@@ -391,13 +410,7 @@ impl Store {
                     kvs = memory.list_at(range, r, fetch);
                     self.check_past_revision(r).await?;
                 }
-                let more = limit != 0 && kvs.len() > limit;
-                kvs.truncate(if limit == 0 { kvs.len() } else { limit });
-                return Ok(ListResult {
-                    revision: revision.unwrap_or(current),
-                    kvs,
-                    more,
-                });
+                return Ok(ListResult::page(kvs, limit, revision.unwrap_or(current)));
             }
         };
         let s = &sql.statements;
@@ -416,7 +429,7 @@ impl Store {
             Some(row) => self.column(row, 0)?,
             None => self.current_revision().await?,
         };
-        let mut kvs = match revision {
+        let kvs = match revision {
             Some(r) if r != current => {
                 let rows = self
                     .read(
@@ -433,13 +446,7 @@ impl Store {
             }
             _ => self.decode_kvs(&rows, 1)?,
         };
-        let more = limit != 0 && kvs.len() > limit;
-        kvs.truncate(if limit == 0 { kvs.len() } else { limit });
-        Ok(ListResult {
-            revision: revision.unwrap_or(current),
-            kvs,
-            more,
-        })
+        Ok(ListResult::page(kvs, limit, revision.unwrap_or(current)))
     }
 
     /// How many keys `range` holds now, and the revision the count is consistent at.

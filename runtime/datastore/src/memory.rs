@@ -12,7 +12,7 @@
 //! from the SQL backends in any behaviour the contract suite checks
 //! (`tests/datastore/suite.rs` runs on both).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -151,13 +151,16 @@ impl MemoryBackend {
             Op::RevokeLease { lease } => vec![*lease],
             _ => Vec::new(),
         };
-        let named: BTreeSet<String> = op.key().map(str::to_owned).into_iter().collect();
-        let current: HashMap<String, KeyValue> = s
-            .current
-            .values()
-            .filter(|kv| named.contains(&kv.key) || revoking.contains(&kv.lease))
-            .map(|kv| (kv.key.clone(), kv.clone()))
-            .collect();
+        // The key the operation names; for a revoke, the keys on its lease.
+        let mut current: HashMap<String, KeyValue> = HashMap::new();
+        if let Some(kv) = op.key().and_then(|key| s.current.get(key)) {
+            current.insert(kv.key.clone(), kv.clone());
+        }
+        if !revoking.is_empty() {
+            for kv in s.current.values().filter(|kv| revoking.contains(&kv.lease)) {
+                current.insert(kv.key.clone(), kv.clone());
+            }
+        }
         let leases: HashSet<LeaseId> = op
             .attached_lease()
             .into_iter()
