@@ -22,15 +22,11 @@ pub fn fresh(engine: Engine) -> String {
     engine.shared().url(&unique_db_name("ha"))
 }
 
-/// Starts a server on 127.0.0.`n` against `endpoint`.
+/// Starts a server on 127.0.0.`n` against `endpoint`, with the suite's token.
 pub fn server(n: u8, endpoint: &str, extra: &[&str]) -> Server {
     let mut args = vec!["--datastore-endpoint", endpoint, "--token", TOKEN];
     args.extend_from_slice(extra);
-    Server::start_at(
-        &format!("127.0.0.{n}"),
-        tempfile::tempdir().expect("tmp"),
-        &args,
-    )
+    server_without_default_token(n, &args)
 }
 
 fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
