@@ -24,7 +24,7 @@ use serde_json::{Value as Json, json};
 
 use crate::endpoint::{Backend, Endpoint, TlsFiles};
 use crate::secret::Secret;
-use crate::server::DISABLABLE;
+use crate::server::{DISABLABLE, EdgeHome, edge_home, server_flags};
 use crate::token::{Token, TokenError};
 use crate::types::{Cidr, FileMode, Label, NodeName, Taint, is_dns_subdomain};
 
@@ -936,29 +936,34 @@ pub fn json_schema() -> Json {
     schema
 }
 
-/// Keys that only a server uses.
-pub const SERVER_KEYS: &[&str] = &[
-    "datastore-endpoint",
-    "datastore-cafile",
-    "datastore-certfile",
-    "datastore-keyfile",
-    "cluster-size",
-    "vip",
-    "tls-san",
-    "bind-address",
-    "https-listen-port",
-    "advertise-address",
-    "cluster-cidr",
-    "service-cidr",
-    "cluster-dns",
-    "cluster-domain",
-    "disable",
-    "disable-helm-controller",
-    "disable-kube-proxy",
-    "disable-network-policy",
-    "secrets-encryption",
-    "write-kubeconfig-mode",
+/// Flags an agent takes too (the agent's own flag set will say this once
+/// `edged agent` exists).
+const BOTH_ROLES: &[&str] = &[
+    "token",
+    "token-file",
+    "node-name",
+    "node-ip",
+    "node-label",
+    "node-taint",
 ];
+
+/// Keys that only a server uses: where edge.yaml keeps each `edged server`
+/// flag that an agent does not take, and `cluster-size`.
+pub fn server_keys() -> Vec<String> {
+    let mut keys = vec!["cluster-size".to_owned()];
+    for flag in server_flags() {
+        let key = match edge_home(&flag) {
+            _ if BOTH_ROLES.contains(&flag.as_str()) => continue,
+            EdgeHome::Init => continue,
+            EdgeHome::Top => flag,
+            EdgeHome::Vip(_) => "vip".to_owned(),
+        };
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys
+}
 
 /// Keys that only an agent uses.
 pub const AGENT_KEYS: &[&str] = &["server"];

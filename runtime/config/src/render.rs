@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value as Json};
 
 use crate::edge::{Leaf, List, Role, Text};
+use crate::server::{EdgeHome, edge_home, server_flags};
 use crate::types::NodeName;
 use crate::validate::{EdgeConfig, TokenSource};
 
@@ -89,90 +90,44 @@ pub fn runtime_config(config: &EdgeConfig, paths: &RuntimePaths) -> Map<String, 
     m
 }
 
+/// The server's flags, each from where [`edge_home`] says edge.yaml keeps
+/// it: a flag added to `ServerArgs` and to the device model under its own
+/// name is rendered with no change here. The exceptions are the values that
+/// are not edge.yaml's text: paths on the device, the datastore password
+/// (shown redacted everywhere else), and the VIP added to the SANs.
 fn server_keys(config: &EdgeConfig, paths: &RuntimePaths, m: &mut Map<String, Json>) {
     let f = &config.file;
-    put(m, "write-kubeconfig", path(&paths.kubeconfig));
-    if let Some(d) = &f.datastore_endpoint {
-        put(m, "datastore-endpoint", d.0.expose().to_owned());
-    }
-    for (key, v) in [
-        ("datastore-cafile", &f.datastore_cafile),
-        ("datastore-certfile", &f.datastore_certfile),
-        ("datastore-keyfile", &f.datastore_keyfile),
-    ] {
-        if let Some(p) = v {
-            put(m, key, path(&p.0.0));
+    let shown = serde_json::to_value(f).unwrap_or(Json::Null);
+    for flag in server_flags() {
+        let value = match (flag.as_str(), edge_home(&flag)) {
+            ("write-kubeconfig", _) => Some(path(&paths.kubeconfig)),
+            // Written by runtime_config for both roles, or not at all (the
+            // token itself, --config).
+            (_, EdgeHome::Init) | ("token" | "token-file", _) => None,
+            (name, _) if name.starts_with("node-") => None,
+            ("datastore-endpoint", _) => f
+                .datastore_endpoint
+                .as_ref()
+                .map(|d| Json::from(d.0.expose())),
+            // The VIP is an address clients dial: the serving certificate covers it.
+            ("tls-san", _) => {
+                let mut sans = shown[flag.as_str()].as_array().cloned().unwrap_or_default();
+                if let Some(v) = &config.vip {
+                    let vip = Json::from(v.vip.to_string());
+                    if !sans.contains(&vip) {
+                        sans.push(vip);
+                    }
+                }
+                Some(Json::Array(sans))
+            }
+            (name, EdgeHome::Top) => shown.get(name).cloned(),
+            (_, EdgeHome::Vip(key)) => shown["vip"].get(key).cloned(),
+        };
+        match value {
+            None | Some(Json::Null) => {}
+            Some(Json::Array(a)) if a.is_empty() => {}
+            Some(v) => put(m, &flag, v),
         }
-    }
-    if let Some(v) = &f.bind_address {
-        put(m, "bind-address", v.0.to_string());
-    }
-    if let Some(v) = &f.https_listen_port {
-        put(m, "https-listen-port", v.0.0);
-    }
-    if let Some(v) = &f.advertise_address {
-        put(m, "advertise-address", v.0.to_string());
-    }
-    // The VIP is an address clients dial: the serving certificate covers it.
-    let mut sans: Vec<Json> = f
-        .tls_san
-        .as_ref()
-        .map(|l| l.0.iter().map(|t| t.0.to_json()).collect())
-        .unwrap_or_default();
-    if let Some(v) = &config.vip {
-        let vip = Json::from(v.vip.to_string());
-        if !sans.contains(&vip) {
-            sans.push(vip);
-        }
-    }
-    if !sans.is_empty() {
-        put(m, "tls-san", Json::Array(sans));
-    }
-    if let Some(v) = &f.cluster_cidr {
-        put(m, "cluster-cidr", v.0.to_string());
-    }
-    if let Some(v) = &f.service_cidr {
-        put(m, "service-cidr", v.0.to_string());
-    }
-    if let Some(v) = &f.cluster_dns {
-        put(m, "cluster-dns", v.0.to_string());
-    }
-    if let Some(v) = &f.cluster_domain {
-        put(m, "cluster-domain", v.0.0.clone());
-    }
-    put_list(m, "disable", &f.disable);
-    for (key, v) in [
-        ("disable-helm-controller", f.disable_helm_controller),
-        ("disable-kube-proxy", f.disable_kube_proxy),
-        ("disable-network-policy", f.disable_network_policy),
-        ("secrets-encryption", f.secrets_encryption),
-    ] {
-        if let Some(b) = v {
-            put(m, key, b);
-        }
-    }
-    if let Some(v) = &f.write_kubeconfig_mode {
-        put(m, "write-kubeconfig-mode", v.0.to_string());
-    }
-    if let Some(v) = &config.vip {
-        put(m, "vip", v.vip.to_string());
-        put(m, "vip-interface", v.interface.to_string());
-        put(m, "vrrp-id", v.vrid.get());
-        put(m, "vrrp-priority", v.priority.get());
-        put(m, "vrrp-advert-interval", v.advert_interval.to_json());
-        if !v.unicast_peers.is_empty() {
-            put(
-                m,
-                "vrrp-unicast-peer",
-                Json::Array(
-                    v.unicast_peers
-                        .iter()
-                        .map(|p| Json::from(p.to_string()))
-                        .collect(),
-                ),
-            );
-        }
-        put(m, "vrrp-checksum", v.checksum.as_str());
     }
 }
 
@@ -332,7 +287,8 @@ mod tests {
         );
         assert_eq!(m["node-name"], "edge-a");
         assert_eq!(m["vrrp-priority"], 110);
-        assert_eq!(m["vrrp-advert-interval"], "1s");
+        // Unset keys are left to edged's defaults, the VIP's like every other.
+        assert!(!m.contains_key("vrrp-advert-interval"), "{text}");
         assert_eq!(
             m["tls-san"],
             serde_json::json!(["edge.example.com", "10.0.0.100"])
@@ -367,7 +323,7 @@ mod tests {
         let c = config(
             "token: site-secret-token-0123\n\
              datastore-endpoint: postgres://edge:pw@10.0.0.5:5432/edge\n\
-             vip: {address: 10.0.0.100, interface: eth0, vrrp-id: 51, unicast-peers: [10.0.0.12]}\n\
+             vip: {address: 10.0.0.100, interface: eth0, vrrp-id: 51, advert-interval: 100ms, unicast-peers: [10.0.0.12]}\n\
              node-label: [a=b]\nnode-taint: [x=y:NoSchedule]\nnode-ip: 10.0.0.11\n\
              cluster-cidr: 10.52.0.0/16\nservice-cidr: 10.53.0.0/16\ncluster-dns: 10.53.0.10\n\
              disable: [traefik]\nsecrets-encryption: true\nwrite-kubeconfig-mode: \"0644\"\n\
@@ -380,17 +336,19 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let file = dir.path().join("config.yaml");
         std::fs::write(&file, to_yaml(&Json::Object(m))).expect("write");
-        let parsed: crate::server::ServerFile =
-            crate::server::read_yaml(&file).unwrap_or_else(|e| panic!("{e}"));
+        let parsed = crate::server::read_config_file(&file).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(parsed.https_listen_port, Some(7443));
         assert_eq!(parsed.write_kubeconfig_mode.map(|m| m.0), Some(0o644));
-        assert_eq!(parsed.node_label.into_vec().len(), 1);
+        assert_eq!(parsed.node_label.len(), 1);
         assert_eq!(parsed.vip.map(|v| v.to_string()), Some("10.0.0.100".into()));
         assert_eq!(parsed.vrrp_id.map(|v| v.to_string()), Some("51".into()));
         assert_eq!(
-            parsed.vrrp_unicast_peer.into_vec(),
+            parsed.vrrp_unicast_peer,
             ["10.0.0.12".parse::<std::net::Ipv4Addr>().expect("ip")]
         );
-        assert!(parsed.vrrp_advert_interval.is_some());
+        assert_eq!(
+            parsed.vrrp_advert_interval.map(|i| i.to_string()),
+            Some("100ms".into())
+        );
     }
 }

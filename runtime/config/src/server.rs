@@ -3,14 +3,17 @@
 //! resolved into one validated [`ServerConfig`]. Precedence: flag > env > file
 //! > default.
 //!
-//! Owns the server's flag set and its defaults. Must not start anything; the
-//! only IO is reading the config and token files.
+//! Owns the server's flag set and its defaults. [`ServerArgs`] is the one
+//! declaration of a flag: its help, `EDGE_*` variable and value parser; the
+//! config file's keys are its long names and its values go through the same
+//! parsers (as K3s derives its config file from its flags); [`edge_home`]
+//! says where `edge.yaml` keeps each. Must not start anything; the only IO is
+//! reading the config and token files.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde::Deserialize;
 
 use crate::ConfigError;
 use crate::endpoint::{Endpoint, TlsFiles};
@@ -247,80 +250,194 @@ impl clap::builder::TypedValueParser for TokenArg {
     }
 }
 
-/// The same keys, as a config file holds them.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct ServerFile {
-    pub data_dir: Option<PathBuf>,
-    pub token: Option<Token>,
-    pub token_file: Option<PathBuf>,
-    pub datastore_endpoint: Option<String>,
-    pub datastore_cafile: Option<PathBuf>,
-    pub datastore_certfile: Option<PathBuf>,
-    pub datastore_keyfile: Option<PathBuf>,
-    pub bind_address: Option<IpAddr>,
-    pub https_listen_port: Option<u16>,
-    pub advertise_address: Option<IpAddr>,
-    #[serde(default)]
-    pub tls_san: OneOrMany<String>,
-    pub node_name: Option<NodeName>,
-    #[serde(default)]
-    pub node_ip: OneOrMany<IpAddr>,
-    #[serde(default)]
-    pub node_label: OneOrMany<Label>,
-    #[serde(default)]
-    pub node_taint: OneOrMany<Taint>,
-    pub cluster_cidr: Option<Cidr>,
-    pub service_cidr: Option<Cidr>,
-    pub cluster_dns: Option<IpAddr>,
-    pub cluster_domain: Option<String>,
-    #[serde(default)]
-    pub disable: OneOrMany<String>,
-    pub disable_helm_controller: Option<bool>,
-    pub disable_kube_proxy: Option<bool>,
-    pub disable_network_policy: Option<bool>,
-    pub secrets_encryption: Option<bool>,
-    pub write_kubeconfig: Option<PathBuf>,
-    pub write_kubeconfig_mode: Option<FileMode>,
-    pub vip: Option<VirtualIp>,
-    pub vip_interface: Option<InterfaceName>,
-    pub vrrp_id: Option<Vrid>,
-    pub vrrp_priority: Option<Priority>,
-    pub vrrp_advert_interval: Option<AdvertInterval>,
-    #[serde(default)]
-    pub vrrp_unicast_peer: OneOrMany<Ipv4Addr>,
-    pub vrrp_checksum: Option<ChecksumMode>,
-}
-
 /// A repeatable flag's value: the flags' if any were given, else the file's.
-fn first<T>(flags: Vec<T>, file: OneOrMany<T>) -> Vec<T> {
-    if flags.is_empty() {
-        file.into_vec()
-    } else {
-        flags
+fn first<T>(flags: Vec<T>, file: Vec<T>) -> Vec<T> {
+    if flags.is_empty() { file } else { flags }
+}
+
+/// `edged server`'s flags as a clap command: [`ServerArgs`] is the one
+/// declaration of each flag, and every other surface (the config file's keys
+/// and value parsing, where edge.yaml keeps it, what `edged init` renders) is
+/// read from this command.
+pub fn server_command() -> clap::Command {
+    use clap::Args as _;
+    ServerArgs::augment_args(clap::Command::new("edged server"))
+}
+
+/// Long names of `edged server`'s flags, in declaration order.
+pub fn server_flags() -> Vec<String> {
+    server_command()
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect()
+}
+
+/// Where a flag's value lives in `edge.yaml`, the device model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgeHome {
+    /// A top-level key of the same name.
+    Top,
+    /// A key of the `vip:` section.
+    Vip(&'static str),
+    /// Set by `edged init` itself (paths on the device), not from edge.yaml.
+    Init,
+}
+
+/// Where `edge.yaml` keeps the flag `--name`: a key of the same name unless
+/// listed here.
+pub fn edge_home(name: &str) -> EdgeHome {
+    match name {
+        "config" | "data-dir" | "write-kubeconfig" => EdgeHome::Init,
+        "vip" => EdgeHome::Vip("address"),
+        "vip-interface" => EdgeHome::Vip("interface"),
+        "vrrp-id" => EdgeHome::Vip("vrrp-id"),
+        "vrrp-priority" => EdgeHome::Vip("priority"),
+        "vrrp-advert-interval" => EdgeHome::Vip("advert-interval"),
+        "vrrp-unicast-peer" => EdgeHome::Vip("unicast-peers"),
+        "vrrp-checksum" => EdgeHome::Vip("checksum"),
+        _ => EdgeHome::Top,
     }
 }
 
-/// A config-file value that may be one item or a list, as K3s accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany<T> {
-    One(T),
-    Many(Vec<T>),
-}
+/// Reads a runtime config file (`--config`): each key a long flag name, each
+/// value what the flag takes on the command line (a list for a repeatable
+/// flag), parsed by that flag's own value parser, so the file accepts
+/// exactly what the flag accepts. Errors carry the file, line and column.
+pub fn read_config_file(path: &Path) -> Result<ServerArgs, ConfigError> {
+    use crate::tree::{self, Layer, Scalar, Source, Value};
+    use clap::FromArgMatches as _;
 
-impl<T> Default for OneOrMany<T> {
-    fn default() -> Self {
-        Self::Many(Vec::new())
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let source = Source::new(path.display().to_string(), Layer::Device);
+    let failed = |e: tree::TreeError| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e
+            .to_string()
+            .trim_start_matches(&format!("{}:", path.display()))
+            .to_owned(),
+    };
+    let at = |loc: &tree::Loc, message: String| ConfigError::Parse {
+        path: path.to_owned(),
+        message: format!("line {} column {}: {message}", loc.line, loc.column),
+    };
+    let text = tree::decode(&bytes, &source).map_err(failed)?;
+    let root = tree::parse_yaml(&text, &source).map_err(failed)?;
+    let Value::Map(entries) = &root.value else {
+        return Err(at(
+            &root.loc,
+            "expected keys (flag names without the dashes) and their values".into(),
+        ));
+    };
+    // The file is its own layer, below the environment: EDGE_* must not
+    // fill in a flag here.
+    let command = server_command()
+        .no_binary_name(true)
+        .mut_args(|a| a.env(None));
+    let flags = server_flags();
+    let keys: Vec<&str> = flags
+        .iter()
+        .map(String::as_str)
+        .filter(|k| *k != "config")
+        .collect();
+    let mut args = ServerArgs::default();
+    for entry in entries {
+        let key = entry.key.as_str();
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(key) && key != "config")
+            .ok_or_else(|| {
+                let message = if key == "config" {
+                    "a config file cannot name another config file; remove `config`".into()
+                } else {
+                    tree::unknown_key_message(key, &keys)
+                };
+                at(&entry.key_loc, message)
+            })?;
+        let repeatable = matches!(arg.get_action(), clap::ArgAction::Append);
+        let scalar = |node: &tree::Node| match &node.value {
+            Value::Scalar { text, .. } => Ok(text.clone()),
+            Value::Seq(_) => Err(at(
+                &node.loc,
+                format!("{key}: expected a value, found a list"),
+            )),
+            Value::Map(_) => Err(at(
+                &node.loc,
+                format!("{key}: expected a value, found a mapping (nested keys)"),
+            )),
+        };
+        let values = match &entry.value.value {
+            Value::Scalar {
+                kind: Scalar::Null, ..
+            } => continue,
+            Value::Seq(items) if repeatable => {
+                items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?
+            }
+            Value::Seq(_) => {
+                return Err(at(
+                    &entry.value.loc,
+                    format!("{key} takes one value, not a list"),
+                ));
+            }
+            _ => vec![scalar(&entry.value)?],
+        };
+        let parse = |values: &[String]| {
+            let argv = values.iter().map(|v| format!("--{key}={v}"));
+            command.clone().try_get_matches_from(argv)
+        };
+        let matches = parse(&values).map_err(|e| {
+            // Point at the item of a list that is wrong, not at the list.
+            let items = match &entry.value.value {
+                Value::Seq(items) => items.as_slice(),
+                _ => std::slice::from_ref(&entry.value),
+            };
+            let wrong = items
+                .iter()
+                .zip(&values)
+                .find_map(|(item, v)| parse(std::slice::from_ref(v)).err().map(|e| (item, e)));
+            match wrong {
+                Some((item, e)) => at(&item.loc, clap_message(&e)),
+                None => at(&entry.value.loc, clap_message(&e)),
+            }
+        })?;
+        args.update_from_arg_matches(&matches)
+            .map_err(|e| at(&entry.value.loc, clap_message(&e)))?;
     }
+    Ok(args)
 }
 
-impl<T> OneOrMany<T> {
-    pub fn into_vec(self) -> Vec<T> {
-        match self {
-            Self::One(t) => vec![t],
-            Self::Many(v) => v,
+/// clap's message for a value in the config file, without clap's usage and
+/// tip: which flag, the value, and why (the value parser's cause, or the
+/// values clap would take). [`TokenArg`]'s errors never hold the value.
+fn clap_message(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let flag = e
+        .get(ContextKind::InvalidArg)
+        .map(|a| a.to_string())
+        .and_then(|a| a.split(['=', ' ', '[']).next().map(str::to_owned));
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) => Some(v.clone()),
+        _ => None,
+    };
+    let why = std::error::Error::source(e)
+        .map(ToString::to_string)
+        .or_else(|| match e.get(ContextKind::ValidValue) {
+            Some(ContextValue::Strings(valid)) => Some(format!("expected {}", valid.join(" or "))),
+            _ => None,
+        });
+    match (flag, value, why) {
+        (Some(flag), Some(value), Some(why)) => {
+            format!("invalid {}: {value:?}: {why}", flag.trim_start_matches('-'))
         }
+        _ => e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned(),
     }
 }
 
@@ -494,32 +611,6 @@ pub fn default_data_dir() -> PathBuf {
     }
 }
 
-/// Reads a YAML config file of type `T`; errors carry the file and the
-/// parser's line, column and key.
-pub fn read_yaml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    let text = if text.trim().is_empty() {
-        "{}"
-    } else {
-        text.as_str()
-    };
-    serde_saphyr::from_str::<T>(text).map_err(|e| ConfigError::Parse {
-        path: path.to_owned(),
-        // The parser appends a snippet of the file around the error, which can
-        // show a neighbouring `token:` line: keep only the located message.
-        message: e
-            .to_string()
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim_start_matches("error: ")
-            .to_owned(),
-    })
-}
-
 impl ServerArgs {
     /// Merges flags and environment (already in `self`, by clap) over the
     /// config file over the defaults, and validates the result.
@@ -528,9 +619,9 @@ impl ServerArgs {
             Some(p) => Some(p.clone()),
             None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
         };
-        let file: ServerFile = match &file_path {
-            Some(p) => read_yaml(p)?,
-            None => ServerFile::default(),
+        let file = match &file_path {
+            Some(p) => read_config_file(p)?,
+            None => ServerArgs::default(),
         };
 
         let data_dir = self
@@ -1034,6 +1125,74 @@ mod tests {
             for want in *wants {
                 assert!(e.contains(want), "{argv:?}: {want:?} not in: {e}");
             }
+        }
+    }
+}
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    fn read(text: &str) -> Result<ServerArgs, String> {
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("config.yaml");
+        std::fs::write(&file, text).expect("write");
+        read_config_file(&file).map_err(|e| e.to_string())
+    }
+
+    /// The file's values go through the flag's own parser: the same text,
+    /// the same refusals, each located at the value (the list item) at fault.
+    #[test]
+    fn the_file_takes_what_the_flag_takes() {
+        let a = read(
+            "write-kubeconfig-mode: 0644\ndisable-kube-proxy: true\n\
+                      node-ip: 10.0.0.1\ntls-san: [a.example, b.example]\nvrrp-id: ~\n",
+        )
+        .expect("valid");
+        assert_eq!(a.write_kubeconfig_mode, Some(FileMode(0o644)));
+        assert_eq!(a.disable_kube_proxy, Some(true));
+        assert_eq!(a.node_ip.len(), 1);
+        assert_eq!(a.tls_san, ["a.example", "b.example"]);
+        assert_eq!(a.vrrp_id, None);
+        for (text, expected) in [
+            (
+                "https-listen-port: [1, 2]\n",
+                "line 1 column 20: https-listen-port takes one value, not a list",
+            ),
+            (
+                "clustr-cidr: x\n",
+                "line 1 column 1: unknown key \"clustr-cidr\"; did you mean \"cluster-cidr\"?",
+            ),
+            (
+                "config: /x\n",
+                "line 1 column 1: a config file cannot name another config file",
+            ),
+            (
+                "- a\n",
+                "line 1 column 1: expected keys (flag names without the dashes)",
+            ),
+            (
+                "node-label: {a: b}\n",
+                "line 1 column 13: node-label: expected a value, found a mapping",
+            ),
+            (
+                "disable-kube-proxy: yes\n",
+                "line 1 column 21: invalid disable-kube-proxy: \"yes\": expected true or false",
+            ),
+            (
+                "https-listen-port: 99999\n",
+                "line 1 column 20: invalid https-listen-port: \"99999\": 99999 is not in 0..=65535",
+            ),
+            (
+                "node-ip: [10.0.0.1, 10.0.0.300]\n",
+                "line 1 column 21: invalid node-ip: \"10.0.0.300\"",
+            ),
+            (
+                "cluster-cidr: 10.42.0.1/16\n",
+                "line 1 column 15: invalid cluster-cidr: \"10.42.0.1/16\": ",
+            ),
+        ] {
+            let e = read(text).expect_err(text);
+            assert!(e.contains(expected), "{text:?}: {e}");
         }
     }
 }

@@ -1,46 +1,28 @@
 //! Every `edged server` flag reaches every surface an operator may set it
 //! from: `--help`, an `EDGE_*` variable, the config file, `edge.yaml` (its
-//! JSON Schema), and the runtime config `edged init` renders from
-//! `edge.yaml`. The flags are read from clap's command, so a flag added to
-//! `ServerArgs` and forgotten elsewhere fails here, naming the surface.
+//! JSON Schema, what `edgectl config schema` prints), and the runtime config
+//! `edged init` renders from `edge.yaml`.
 //!
-//! This guards the six declarations a flag still has (ServerArgs,
-//! ServerFile, ServerConfig, EdgeFile, SERVER_KEYS, render) until they come
-//! from one definition (issue 11).
+//! The one source is `ServerArgs` (through [`server_command`]): the config
+//! file's keys and value parsers, where edge.yaml keeps a flag
+//! ([`edge_home`]), the server-only keys and the rendering are all read from
+//! it. What a flag still needs by hand is its field in the device model
+//! (`EdgeFile`, typed for located errors and the schema) and its resolution
+//! into `ServerConfig`: these tests walk the flags and name the surface a new
+//! one is missing from.
 
 use std::collections::BTreeSet;
 
-use clap::CommandFactory;
 use serde_json::Value as Json;
 
-use crate::edge::json_schema;
+use crate::edge::{json_schema, server_keys};
 use crate::render::{RuntimePaths, runtime_config};
-use crate::server::{ServerArgs, ServerFile};
+use crate::server::{EdgeHome, edge_home, server_command, server_flags};
 use crate::tree::Layer;
 use crate::validate::{Input, load};
 
-#[derive(clap::Parser)]
-struct Cli {
-    #[command(flatten)]
-    args: ServerArgs,
-}
-
-/// Flags `edged init` sets itself (paths on the device), not from edge.yaml.
-const SET_BY_INIT: &[&str] = &["config", "data-dir", "write-kubeconfig"];
-
-/// Flags that live under `vip:` in edge.yaml, with their key there.
-const UNDER_VIP: &[(&str, &str)] = &[
-    ("vip", "address"),
-    ("vip-interface", "interface"),
-    ("vrrp-id", "vrrp-id"),
-    ("vrrp-priority", "priority"),
-    ("vrrp-advert-interval", "advert-interval"),
-    ("vrrp-unicast-peer", "unicast-peers"),
-    ("vrrp-checksum", "checksum"),
-];
-
 fn flags() -> Vec<clap::Arg> {
-    Cli::command()
+    server_command()
         .get_arguments()
         .filter(|a| a.get_long().is_some_and(|l| l != "help"))
         .cloned()
@@ -53,7 +35,7 @@ fn long(a: &clap::Arg) -> String {
 
 #[test]
 fn every_flag_is_in_help_and_has_its_own_edge_variable() {
-    let help = Cli::command().render_long_help().to_string();
+    let help = server_command().render_long_help().to_string();
     let mut envs = BTreeSet::new();
     for a in flags() {
         let name = long(&a);
@@ -77,7 +59,7 @@ fn every_flag_is_a_config_file_key() {
         let dir = tempfile::tempdir().expect("tmp");
         let file = dir.path().join("config.yaml");
         std::fs::write(&file, format!("{name}: ~\n")).expect("write");
-        if let Err(e) = crate::server::read_yaml::<ServerFile>(&file) {
+        if let Err(e) = crate::server::read_config_file(&file) {
             assert!(
                 !e.to_string().contains("unknown field"),
                 "{name} is not a config-file key: {e}"
@@ -106,12 +88,12 @@ fn every_flag_has_a_home_in_edge_yaml() {
         .expect("the vip section's schema");
     for a in flags() {
         let name = long(&a);
-        if SET_BY_INIT.contains(&name.as_str()) {
-            continue;
-        }
-        match UNDER_VIP.iter().find(|(flag, _)| *flag == name) {
-            Some((_, key)) => assert!(vip.contains(*key), "--{name}: vip.{key} missing: {vip:?}"),
-            None => assert!(top.contains(&name), "--{name} has no edge.yaml key"),
+        match edge_home(&name) {
+            EdgeHome::Init => {}
+            EdgeHome::Vip(key) => {
+                assert!(vip.contains(key), "--{name}: vip.{key} missing: {vip:?}");
+            }
+            EdgeHome::Top => assert!(top.contains(&name), "--{name} has no edge.yaml key"),
         }
     }
 }
@@ -158,4 +140,39 @@ fn a_full_edge_yaml_renders_every_flag() {
             rendered.keys().collect::<Vec<_>>()
         );
     }
+}
+
+/// The keys an agent's edge.yaml may not hold are the server flags' homes
+/// (less the ones agents share) and cluster-size: this is the list that was
+/// written by hand before it was derived.
+#[test]
+fn server_only_keys_come_from_the_flags() {
+    let derived: BTreeSet<String> = server_keys().into_iter().collect();
+    let expected: BTreeSet<String> = [
+        "datastore-endpoint",
+        "datastore-cafile",
+        "datastore-certfile",
+        "datastore-keyfile",
+        "cluster-size",
+        "vip",
+        "tls-san",
+        "bind-address",
+        "https-listen-port",
+        "advertise-address",
+        "cluster-cidr",
+        "service-cidr",
+        "cluster-dns",
+        "cluster-domain",
+        "disable",
+        "disable-helm-controller",
+        "disable-kube-proxy",
+        "disable-network-policy",
+        "secrets-encryption",
+        "write-kubeconfig-mode",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    assert_eq!(derived, expected);
+    assert_eq!(server_flags().first().map(String::as_str), Some("config"));
 }

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::edge::{
-    AGENT_KEYS, EdgeFile, HostAddress, InterfaceSection, List, Role, SERVER_KEYS, ServerUrl, Text,
+    AGENT_KEYS, EdgeFile, HostAddress, InterfaceSection, List, Role, ServerUrl, Text, server_keys,
 };
 use crate::endpoint::{Backend, TlsFiles};
 use crate::server;
@@ -672,12 +672,15 @@ fn resolve(mut merged: Node, role_failed: bool) -> (Option<EdgeConfig>, Vec<Diag
         .unwrap_or_default();
     let (other, why) = match role {
         Role::Server => (
-            AGENT_KEYS,
+            AGENT_KEYS
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect::<Vec<_>>(),
             "`server` is where an agent registers; servers join through the shared \
              datastore-endpoint instead. Remove it, or set role: agent",
         ),
         Role::Agent => (
-            SERVER_KEYS,
+            server_keys(),
             "is a server setting; this device is an agent (it gets the cluster's settings \
              from the server). Remove it, or set role: server",
         ),
@@ -703,7 +706,7 @@ fn resolve(mut merged: Node, role_failed: bool) -> (Option<EdgeConfig>, Vec<Diag
     // With a misspelt role, which keys belong is unknown: the role error says it.
     if let (Value::Map(entries), false) = (&mut merged.value, role_failed) {
         entries.retain(|e| {
-            if !other.contains(&e.key.as_str()) {
+            if !other.contains(&e.key) {
                 return true;
             }
             if let Some(loc) = device_loc(e) {
