@@ -42,7 +42,9 @@ mod server;
 mod support;
 
 pub use error::TestkitError;
-pub use policy::{is_root, or_skip, prerequisite_failed, require_root_or_skip, skip};
+pub use policy::{
+    SKIP_LOG_ENV, is_root, kubectl, or_skip, prerequisite_failed, require_root_or_skip, skip,
+};
 pub use proc::{ChildGuard, spawn_tied};
 pub use registry::{remove_stale_instances, root as instances_root};
 pub use server::{

