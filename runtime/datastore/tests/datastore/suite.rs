@@ -502,13 +502,13 @@ pub async fn compaction(db: &dyn TestDb) {
 /// watchers see the deletes.
 pub async fn leases(db: &dyn TestDb) {
     let store = open(db).await;
-    let lease = store
-        .lease_grant(Duration::from_secs(1))
-        .await
-        .expect("grant");
-    let (ttl, left) = store.lease_time_to_live(lease).await.expect("ttl");
-    assert_eq!(ttl, Duration::from_secs(1));
-    assert!(left <= ttl && left > Duration::from_millis(200), "{left:?}");
+    // A 3 s lease kept alive every 250 ms: a stall of over 2.5 s (ten times
+    // a slow fsync) would be needed to lose it.
+    let ttl = Duration::from_secs(3);
+    let lease = store.lease_grant(ttl).await.expect("grant");
+    let (granted, left) = store.lease_time_to_live(lease).await.expect("ttl");
+    assert_eq!(granted, ttl);
+    assert!(left <= ttl && left > Duration::from_secs(1), "{left:?}");
     let mut watch = store
         .watch(KeyRange::prefix("/l/"), 0)
         .await
@@ -526,15 +526,17 @@ pub async fn leases(db: &dyn TestDb) {
         Err(DatastoreError::LeaseNotFound { lease: 12345 })
     ));
 
-    // Kept alive past its TTL, it stays.
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    // Kept alive past twice its TTL, it stays.
+    let kept_since = tokio::time::Instant::now();
+    while kept_since.elapsed() < 2 * ttl {
+        tokio::time::sleep(Duration::from_millis(250)).await;
         store.lease_keepalive(lease).await.expect("keepalive");
+        assert!(store.get("/l/held").await.expect("get").1.is_some());
     }
-    assert!(store.get("/l/held").await.expect("get").1.is_some());
 
-    // Left alone, it expires within a couple of sweeps.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    // Left alone, it expires (a sweep after its TTL; the deadline is ten
+    // times that).
+    let deadline = tokio::time::Instant::now() + 10 * ttl;
     while store.get("/l/held").await.expect("get").1.is_some() {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -547,7 +549,7 @@ pub async fn leases(db: &dyn TestDb) {
         store.lease_keepalive(lease).await,
         Err(DatastoreError::LeaseNotFound { .. })
     ));
-    let events = collect_until(&mut watch, held.mod_revision + 2, Duration::from_secs(5)).await;
+    let events = collect_until(&mut watch, held.mod_revision + 2, Duration::from_secs(60)).await;
     assert_eq!(events.last().map(|e| e.kind), Some(EventKind::Delete));
     assert_eq!(events.last().map(|e| e.kv.key.as_str()), Some("/l/held"));
 
