@@ -7,9 +7,10 @@
 #   RUNS=20 scripts/bench-vrrp.sh
 #   ONLY=vrrp-node scripts/bench-vrrp.sh   # one implementation (substring)
 #   ONLY=edged scripts/bench-vrrp.sh
+#   SCENARIO=heal scripts/bench-vrrp.sh    # one scenario (substring)
 #
 # Prints a markdown table on stdout (progress on stderr): per implementation
-# and scenario (SIGKILL, link down, SIGTERM) the median and p90 of the
+# and scenario (SIGKILL, link down, SIGTERM, partition heal) the median and p90 of the
 # takeover (event -> VIP on the backup) and of the client's outage (gap in a
 # 10 ms TCP-connect loop through the VIP; for edged, to the API port).
 # Builds the dev profile: the numbers are dominated by protocol timers, not
@@ -32,6 +33,7 @@ cargo build --locked -q -p edge-runtime --bin edged
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 args=(--runs "${RUNS:-10}" --vrrp-node "$target/debug/vrrp-node" --edged "$target/debug/edged")
 [ -n "${ONLY:-}" ] && args+=(--only "$ONLY")
+[ -n "${SCENARIO:-}" ] && args+=(--scenario "$SCENARIO")
 echo "# VRRP failover, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, kernel $(uname -r), $(keepalived --version 2>&1 | head -1)"
 echo
 exec "$target/debug/examples/failover_bench" "${args[@]}"

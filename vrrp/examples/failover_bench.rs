@@ -64,6 +64,9 @@ enum Scenario {
     Crash,
     LinkDown,
     Graceful,
+    /// The holder was cut off the switch (both nodes hold the VIP); the cut
+    /// heals: the time until one holder is left.
+    Heal,
 }
 
 impl Scenario {
@@ -72,6 +75,7 @@ impl Scenario {
             Self::Crash => "crash (SIGKILL)",
             Self::LinkDown => "link down",
             Self::Graceful => "graceful (SIGTERM)",
+            Self::Heal => "partition heal",
         }
     }
 }
@@ -203,6 +207,23 @@ fn one_run(bins: &Bins, imp: Impl, sc: Scenario, run: usize) -> Result<Sample, S
     // Let start-up GARP bursts and ARP settle.
     std::thread::sleep(Duration::from_millis(1200));
 
+    if sc == Scenario::Heal {
+        lab.partition(0, true);
+        lab::wait_for(Duration::from_secs(15), Duration::from_millis(5), || {
+            (lab.holders() == [0, 1]).then_some(())
+        })
+        .ok_or_else(|| {
+            format!(
+                "no split brain after the cut\n{}",
+                lab.dump(&[a.log(), b.log()])
+            )
+        })?;
+        probe
+            .wait_reply_from(&b_id, Instant::now(), Duration::from_secs(15))
+            .ok_or("client never reached the other side's holder")?;
+        std::thread::sleep(Duration::from_millis(1200));
+    }
+
     let t = Instant::now();
     match (sc, &mut a) {
         (Scenario::Crash, Running::Process(p)) => {
@@ -216,9 +237,20 @@ fn one_run(bins: &Bins, imp: Impl, sc: Scenario, run: usize) -> Result<Sample, S
         (Scenario::LinkDown, _) => lab.link(0, false),
         (Scenario::Graceful, Running::Process(p)) => p.signal(Signal::SIGTERM),
         (Scenario::Graceful, Running::Keepalived(k)) => k.terminate(),
+        (Scenario::Heal, _) => lab.partition(0, false),
     }
+    // After a heal the first holder keeps the VIP (it has the higher
+    // priority) and the other drops it; otherwise the backup takes it.
+    let (settled, new_holder) = match sc {
+        Scenario::Heal => (&[0][..], &a_id),
+        _ => (&[1][..], &b_id),
+    };
     let takeover = lab::wait_for(Duration::from_secs(15), Duration::from_millis(5), || {
-        lab.has_vip(1).then(|| t.elapsed())
+        let done = match sc {
+            Scenario::Heal => lab.holders() == settled,
+            _ => lab.has_vip(1),
+        };
+        done.then(|| t.elapsed())
     })
     .ok_or_else(|| {
         format!(
@@ -230,7 +262,7 @@ fn one_run(bins: &Bins, imp: Impl, sc: Scenario, run: usize) -> Result<Sample, S
     // the takeover surely reached the new holder.
     let since = if edged { t + takeover } else { t };
     probe
-        .wait_reply_from(&b_id, since, Duration::from_secs(15))
+        .wait_reply_from(new_holder, since, Duration::from_secs(15))
         .ok_or("client never reached the new holder")?;
     std::thread::sleep(Duration::from_millis(100));
     let outage = probe
@@ -256,6 +288,7 @@ fn ms(d: Duration) -> String {
 fn main() {
     let mut runs = 10usize;
     let mut only: Option<String> = None;
+    let mut scenario: Option<String> = None;
     let sibling = |name: &str| {
         std::env::current_exe()
             .ok()
@@ -274,9 +307,10 @@ fn main() {
             "--vrrp-node" => bins.vrrp_node = args.next().unwrap_or(bins.vrrp_node),
             "--edged" => bins.edged = args.next().unwrap_or(bins.edged),
             "--only" => only = args.next(),
+            "--scenario" => scenario = args.next(),
             other => {
                 eprintln!(
-                    "unknown argument {other}; usage: failover_bench [--runs N] [--vrrp-node PATH] [--edged PATH] [--only TEXT]"
+                    "unknown argument {other}; usage: failover_bench [--runs N] [--vrrp-node PATH] [--edged PATH] [--only TEXT] [--scenario TEXT]"
                 );
                 std::process::exit(2);
             }
@@ -300,7 +334,12 @@ fn main() {
         Impl::Keepalived("0.1"),
         Impl::Keepalived("0.01"),
     ];
-    let scenarios = [Scenario::Crash, Scenario::LinkDown, Scenario::Graceful];
+    let scenarios = [
+        Scenario::Crash,
+        Scenario::LinkDown,
+        Scenario::Graceful,
+        Scenario::Heal,
+    ];
     let mut rows = Vec::new();
     for imp in impls {
         if only.as_deref().is_some_and(|o| !imp.name().contains(o)) {
@@ -315,6 +354,9 @@ fn main() {
             std::process::exit(1);
         }
         for sc in scenarios {
+            if scenario.as_deref().is_some_and(|o| !sc.name().contains(o)) {
+                continue;
+            }
             let mut takeovers = Vec::new();
             let mut outages = Vec::new();
             let mut failures = 0;

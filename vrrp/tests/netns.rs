@@ -13,6 +13,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_vrrp-node");
 const PORT: u16 = 8080;
 const FAST: &str = "100ms";
 
+/// How long a test waits for what must happen (a holder, a reply, an exit):
+/// generous, since how fast it happens is a benchmark's figure
+/// (scripts/bench-vrrp.sh), not a test's.
+const LIVENESS: Duration = Duration::from_secs(20);
+
 fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s)
 }
@@ -60,7 +65,7 @@ fn expect_reply(lab: &Lab, probe: &lab::Probe, node: usize, since: Instant, proc
     let who = lab.nodes[node].ip.to_string();
     let logs: Vec<&Proc> = procs.iter().collect();
     assert!(
-        probe.wait_reply_from(&who, since, secs(3.0)).is_some(),
+        probe.wait_reply_from(&who, since, LIVENESS).is_some(),
         "client's TCP connects through the VIP did not reach n{node}\n{}",
         lab.dump(&logs)
     );
@@ -73,11 +78,11 @@ fn sigkill_of_holder_moves_vip_and_restart_cleans_the_stale_address() {
     };
     let t = Instant::now();
     procs[0].signal(Signal::SIGKILL);
-    assert!(procs[0].wait_exit(secs(2.0)).is_some());
+    assert!(procs[0].wait_exit(LIVENESS).is_some());
     let logs: Vec<&Proc> = procs.iter().collect();
     // The killed node keeps its address (a crashed process cannot remove it);
     // among the live ones exactly n1 holds it.
-    let took = lab.wait_holders(&[1, 2], &[1], secs(3.0), &logs);
+    let took = lab.wait_holders(&[1, 2], &[1], LIVENESS, &logs);
     eprintln!("crash: VIP on n1 after {took:?}");
     expect_reply(&lab, &probe, 1, t, &procs);
     eprintln!("crash: client outage {:?}", probe.outage_after(t));
@@ -97,7 +102,7 @@ fn sigkill_of_holder_moves_vip_and_restart_cleans_the_stale_address() {
         ],
     );
     let logs: Vec<&Proc> = procs.iter().collect();
-    lab.wait_holders(&[0, 1, 2], &[0], secs(3.0), &logs);
+    lab.wait_holders(&[0, 1, 2], &[0], LIVENESS, &logs);
     lab.assert_stable(&[0, 1, 2], &[0], secs(0.5), &logs);
     expect_reply(&lab, &probe, 0, t, &procs);
     assert!(procs[0].log_tail(50).contains("stale virtual IP"));
@@ -111,13 +116,13 @@ fn link_down_of_holder_moves_vip_and_link_up_converges() {
     let logs: Vec<&Proc> = procs.iter().collect();
     let t = Instant::now();
     lab.link(0, false);
-    let took = lab.wait_holders(&[1, 2], &[1], secs(3.0), &logs);
+    let took = lab.wait_holders(&[1, 2], &[1], LIVENESS, &logs);
     eprintln!("link down: VIP on n1 after {took:?}");
     expect_reply(&lab, &probe, 1, t, &procs);
 
     let t = Instant::now();
     lab.link(0, true);
-    lab.wait_holders(&[0, 1, 2], &[0], secs(3.0), &logs);
+    lab.wait_holders(&[0, 1, 2], &[0], LIVENESS, &logs);
     lab.assert_stable(&[0, 1, 2], &[0], secs(0.5), &logs);
     expect_reply(&lab, &probe, 0, t, &procs);
 }
@@ -130,35 +135,60 @@ fn sigstop_of_holder_moves_vip_and_sigcont_converges() {
     let logs: Vec<&Proc> = procs.iter().collect();
     let t = Instant::now();
     procs[0].signal(Signal::SIGSTOP);
-    let took = lab.wait_holders(&[1, 2], &[1], secs(3.0), &logs);
+    let took = lab.wait_holders(&[1, 2], &[1], LIVENESS, &logs);
     eprintln!("SIGSTOP: VIP on n1 after {took:?}");
     expect_reply(&lab, &probe, 1, t, &procs);
 
     let t = Instant::now();
     procs[0].signal(Signal::SIGCONT);
-    lab.wait_holders(&[0, 1, 2], &[0], secs(3.0), &logs);
+    lab.wait_holders(&[0, 1, 2], &[0], LIVENESS, &logs);
     lab.assert_stable(&[0, 1, 2], &[0], secs(0.5), &logs);
     expect_reply(&lab, &probe, 0, t, &procs);
 }
 
+/// The log of `p` has a line holding every one of `parts`.
+fn logged(p: &Proc, parts: &[&str]) -> bool {
+    std::fs::read_to_string(&p.log).is_ok_and(|log| {
+        log.lines()
+            .any(|l| parts.iter().all(|part| l.contains(part)))
+    })
+}
+
+/// Waits for such a line, failing the test after `timeout`.
+fn wait_logged(lab: &Lab, p: &Proc, parts: &[&str], timeout: Duration, logs: &[&Proc]) {
+    let seen = lab::wait_for(timeout, Duration::from_millis(20), || {
+        logged(p, parts).then_some(())
+    });
+    assert!(
+        seen.is_some(),
+        "{} never logged {parts:?}\n{}",
+        p.name,
+        lab.dump(logs)
+    );
+}
+
 #[test]
-fn sigterm_hands_over_within_the_skew_time() {
-    // 1 s adverts make the difference visible: Master_Down_Interval for n1
-    // (priority 120) is 3.53 s, its skew 0.53 s.
+fn sigterm_hands_over_through_the_priority_0_advert() {
+    // 1 s adverts: had the backup waited for its Master_Down_Timer instead,
+    // its log would say MasterDown. How long the hand-over takes is a
+    // benchmark's figure (scripts/bench-vrrp.sh, "graceful").
     let Some((lab, mut procs, probe)) = three_nodes("term", "1s") else {
         return;
     };
     let t = Instant::now();
     procs[0].signal(Signal::SIGTERM);
     let logs: Vec<&Proc> = procs.iter().collect();
-    let took = lab.wait_holders(&[0, 1, 2], &[1], secs(3.0), &logs);
-    eprintln!("SIGTERM: VIP on n1 after {took:?} (skew 0.53 s, down interval 3.53 s)");
+    lab.wait_holders(&[0, 1, 2], &[1], secs(30.0), &logs);
     assert!(
-        took < secs(1.5),
-        "graceful handover took {took:?}: the priority-0 advert was not honoured"
+        logged(
+            &procs[1],
+            &["vrrp state change", "to=master", "reason=MasterResigned"]
+        ),
+        "n1 did not take over because n0 resigned\n{}",
+        lab.dump(&logs)
     );
     assert_eq!(
-        procs[0].wait_exit(secs(3.0)),
+        procs[0].wait_exit(secs(30.0)),
         Some(0),
         "vrrp-node exits 0 on SIGTERM"
     );
@@ -166,34 +196,31 @@ fn sigterm_hands_over_within_the_skew_time() {
 }
 
 #[test]
-fn partition_then_heal_leaves_one_holder_within_one_interval_and_fixes_client_arp() {
+fn partition_then_heal_leaves_one_holder_and_fixes_client_arp() {
     let Some((lab, procs, _probe)) = three_nodes("part", "1s") else {
         return;
     };
     let logs: Vec<&Proc> = procs.iter().collect();
     lab.partition(0, true);
     // n0 keeps the VIP alone on its side; n1 takes it on the client's side.
-    lab.wait_holders(&[0, 1, 2], &[0, 1], secs(6.0), &logs);
+    lab.wait_holders(&[0, 1, 2], &[0, 1], secs(30.0), &logs);
     let n1_mac = lab.mac(1);
     let probe = lab.probe(PORT, Duration::from_millis(20));
     let n1 = lab.nodes[1].ip.to_string();
     assert!(
         probe
-            .wait_reply_from(&n1, Instant::now(), secs(3.0))
+            .wait_reply_from(&n1, Instant::now(), secs(30.0))
             .is_some()
     );
     assert_eq!(lab.client_arp().as_deref(), Some(n1_mac.as_str()));
 
+    // One holder again, n0 (the higher priority); how soon is a benchmark's
+    // figure (scripts/bench-vrrp.sh, "partition heal").
     let healed = Instant::now();
     lab.partition(0, false);
-    let took = lab.wait_holders(&[0, 1, 2], &[0], secs(3.0), &logs);
-    eprintln!("heal: one holder after {took:?} (advert interval 1 s)");
-    assert!(
-        took <= secs(1.2),
-        "two holders for {took:?} after the heal, more than one advert interval"
-    );
+    lab.wait_holders(&[0, 1, 2], &[0], secs(30.0), &logs);
     let n0_mac = lab.mac(0);
-    let arp = lab::wait_for(secs(2.0), Duration::from_millis(10), || {
+    let arp = lab::wait_for(secs(30.0), Duration::from_millis(10), || {
         (lab.client_arp().as_deref() == Some(n0_mac.as_str())).then_some(())
     });
     assert!(
@@ -231,11 +258,12 @@ fn failing_health_check_moves_vip_and_lone_unhealthy_node_still_holds_it() {
     };
     // n0 boots while its "API server" is not up yet: alone, it still takes the VIP.
     let n0 = lab.spawn_node(BIN, 0, &node_args("150"));
-    lab.wait_holders(&[0, 1], &[0], secs(3.0), &[&n0]);
-    // Its API comes up; a healthy n1 (120) joins and stays backup.
+    lab.wait_holders(&[0, 1], &[0], secs(30.0), &[&n0]);
+    // Its API comes up (a node starts failing until its checks pass); a
+    // healthy n1 (120) joins and stays backup.
     let api0 = Listener::start(lab.ns(0), health_addr, "api");
     let _api1 = Listener::start(lab.ns(1), health_addr, "api");
-    std::thread::sleep(secs(0.5));
+    wait_logged(&lab, &n0, &["health check recovered"], secs(30.0), &[&n0]);
     let n1 = lab.spawn_node(BIN, 1, &node_args("120"));
     let logs = [&n0, &n1];
     lab.assert_stable(&[0, 1], &[0], secs(1.0), &logs);
@@ -244,14 +272,14 @@ fn failing_health_check_moves_vip_and_lone_unhealthy_node_still_holds_it() {
     // n0's API dies: after 3 failed checks its priority is 50 < 120.
     let t = Instant::now();
     drop(api0);
-    let took = lab.wait_holders(&[0, 1], &[1], secs(3.0), &logs);
+    let took = lab.wait_holders(&[0, 1], &[1], LIVENESS, &logs);
     eprintln!("health: VIP on n1 {took:?} after n0's check target closed");
     let who = lab.nodes[1].ip.to_string();
-    assert!(probe.wait_reply_from(&who, t, secs(3.0)).is_some());
+    assert!(probe.wait_reply_from(&who, t, LIVENESS).is_some());
 
     // It recovers: n0 preempts again.
     let _api0 = Listener::start(lab.ns(0), health_addr, "api");
-    lab.wait_holders(&[0, 1], &[0], secs(3.0), &logs);
+    lab.wait_holders(&[0, 1], &[0], LIVENESS, &logs);
 }
 
 #[test]
@@ -267,10 +295,10 @@ fn two_masters_with_equal_priority_resolve_to_the_higher_address() {
     let args = ["--priority", "100", "--advert-interval", FAST];
     let a = lab.spawn_node(BIN, 0, &args);
     let b = lab.spawn_node(BIN, 1, &args);
-    lab.wait_holders(&[0, 1], &[0, 1], secs(3.0), &[&a, &b]);
+    lab.wait_holders(&[0, 1], &[0, 1], LIVENESS, &[&a, &b]);
     lab.unblock_multicast();
     // n1 is 10.99.0.2 > 10.99.0.1.
-    lab.wait_holders(&[0, 1], &[1], secs(1.0), &[&a, &b]);
+    lab.wait_holders(&[0, 1], &[1], LIVENESS, &[&a, &b]);
     lab.assert_stable(&[0, 1], &[1], secs(0.5), &[&a, &b]);
 }
 
@@ -306,10 +334,10 @@ fn unicast_peers_work_where_multicast_is_blocked() {
             &ip0,
         ],
     );
-    lab.wait_holders(&[0, 1], &[0], secs(3.0), &[&a, &b]);
+    lab.wait_holders(&[0, 1], &[0], LIVENESS, &[&a, &b]);
     lab.assert_stable(&[0, 1], &[0], secs(0.5), &[&a, &b]);
     a.signal(Signal::SIGTERM);
-    lab.wait_holders(&[0, 1], &[1], secs(2.0), &[&a, &b]);
+    lab.wait_holders(&[0, 1], &[1], LIVENESS, &[&a, &b]);
 }
 
 #[test]
@@ -325,17 +353,20 @@ fn missing_capability_and_bad_config_fail_with_clear_messages() {
         .output()
         .expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("vip: 192.168.5.5 is not inside any IPv4 subnet of interface e0"),
         "{err}"
     );
 
+    // A value clap refuses: its usage error, exit status 2.
     let out = std::process::Command::new(BIN)
         .args(["--interface", "e0", "--vip", "10.0.0.1", "--vrid", "256"])
         .output()
         .expect("run");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("vrid: `256`"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("vrid: `256`"), "{err}");
 
     // Drop one capability at a time (setpriv is in util-linux, installed by
     // scripts/test.sh): the error names the one that is missing.
@@ -350,7 +381,7 @@ fn missing_capability_and_bad_config_fail_with_clear_messages() {
             .output()
             .expect("run setpriv");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success());
+        assert_eq!(out.status.code(), Some(1), "{err}");
         assert!(err.contains(&format!("missing {name}")), "{err}");
     }
 }
