@@ -1,8 +1,9 @@
-//! History compaction, on the leader: every 5 minutes the datastore is
-//! compacted to the revision it had 5 minutes before, as kube-apiserver
-//! compacts etcd. Watches and paginated lists therefore have at least five
-//! minutes of history, and the log does not grow without bound (the first
-//! complaint of K3s users on external SQL datastores).
+//! History compaction, on the leader: every interval ([`INTERVAL`], 5
+//! minutes, on a server) the datastore is compacted to the revision it had
+//! one interval before, as kube-apiserver compacts etcd. Watches and
+//! paginated lists therefore have at least one interval of history, and the
+//! log does not grow without bound (the first complaint of K3s users on
+//! external SQL datastores).
 //!
 //! Owns calling [`edge_datastore::Store::compact`]. Must not compact past
 //! a revision younger than one interval.
@@ -14,15 +15,24 @@ use tokio_util::sync::CancellationToken;
 
 use edge_datastore::{Revision, Store};
 
-/// Time between compactions, and the history kept.
+/// Time between compactions, and the history kept, on a server.
 pub const INTERVAL: Duration = Duration::from_secs(300);
 
-pub async fn run(store: &Store, leader: watch::Receiver<bool>, cancel: CancellationToken) {
+/// Every `interval` until cancelled, while `leader` says this server leads:
+/// compacts to the revision recorded at the previous tick, then records the
+/// current one. A tick as non-leader forgets the recorded revision, so a new
+/// leader first waits a whole interval.
+pub async fn run(
+    store: &Store,
+    interval: Duration,
+    leader: watch::Receiver<bool>,
+    cancel: CancellationToken,
+) {
     let mut previous: Option<Revision> = None;
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(INTERVAL) => {}
+            () = tokio::time::sleep(interval) => {}
         }
         if !*leader.borrow() {
             previous = None;

@@ -306,7 +306,9 @@ pub async fn lifecycle(api: &Api, leader: watch::Receiver<bool>, cancel: Cancell
 
 /// One pass of [`lifecycle`] at time `now`: every node whose lease (or, with
 /// none, whose creation) is more than the lease duration old gets
-/// `Ready=Unknown`. Returns the nodes it marked.
+/// `Ready=Unknown`, keeping the Ready condition's last heartbeat time.
+/// Never sets Ready back to True: that is the node's own [`heartbeat`].
+/// Returns the nodes it marked.
 pub async fn mark_silent_nodes(api: &Api, now: jiff::Timestamp) -> Result<Vec<String>, ApiError> {
     let page = api
         .objects
@@ -326,29 +328,34 @@ pub async fn mark_silent_nodes(api: &Api, now: jiff::Timestamp) -> Result<Vec<St
             .as_str()
             .and_then(|t| t.parse::<jiff::Timestamp>().ok());
         let last = renewed.or(created).unwrap_or(now);
-        let silent = now.duration_since(last).as_secs() > LEASE_DURATION_SECONDS;
+        let silent =
+            now.duration_since(last) > jiff::SignedDuration::from_secs(LEASE_DURATION_SECONDS);
         if !silent {
             continue;
         }
         let stamp = time_string(now);
         let mut changed = false;
         api.update_with(nodes(), None, &name, |n| {
-            let unknown = n["status"]["conditions"]
+            let ready = n["status"]["conditions"]
                 .as_array()
                 .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-                .is_some_and(|c| c["status"] == "Unknown");
-            if unknown {
+                .cloned()
+                .unwrap_or(Value::Null);
+            if ready["status"] == "Unknown" {
                 return false;
             }
-            n["status"]["conditions"] = merge_ready(
-                &n["status"]["conditions"],
-                &ready_condition(
-                    "Unknown",
-                    "NodeStatusUnknown",
-                    "Kubelet stopped posting node status.",
-                    &stamp,
-                ),
+            let mut unknown = ready_condition(
+                "Unknown",
+                "NodeStatusUnknown",
+                "Kubelet stopped posting node status.",
+                &stamp,
             );
+            // As kube-controller-manager: the heartbeat time stays the last
+            // one the node posted; only the transition is now.
+            if let Some(posted) = ready["lastHeartbeatTime"].as_str() {
+                unknown["lastHeartbeatTime"] = json!(posted);
+            }
+            n["status"]["conditions"] = merge_ready(&n["status"]["conditions"], &unknown);
             changed = true;
             true
         })

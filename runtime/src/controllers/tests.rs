@@ -1,17 +1,22 @@
 //! The controllers' logic on the datastore's in-memory twin: no database, no
-//! listener, times passed in where a loop would read the clock.
+//! listener, times passed in where a loop would read the clock, and tokio's
+//! paused clock where a loop's period matters.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use edge_apimachinery::resources::{ResourceType, find};
-use edge_apimachinery::semantics::micro_time_string;
-use edge_datastore::{EventKind, MemoryBackend};
+use edge_apimachinery::semantics::{micro_time_string, time_string};
+use edge_config::types::NodeName;
+use edge_datastore::{DatastoreError, EventKind, MemoryBackend, Revision};
 use serde_json::{Value, json};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::apiserver::handlers::Api;
 use crate::apiserver::masterleases;
+use crate::apiserver::storage::ObjectStore;
 
 fn rt(group: &str, plural: &str) -> &'static ResourceType {
     find(group, "v1", plural).expect("served")
@@ -31,27 +36,53 @@ async fn cluster() -> Api {
     api
 }
 
-fn ready_status(node: &Value) -> String {
+fn ready_condition(node: &Value) -> Value {
     node["status"]["conditions"]
         .as_array()
         .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c["status"].as_str())
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn ready_status(node: &Value) -> String {
+    ready_condition(node)["status"]
+        .as_str()
         .unwrap_or("")
         .to_owned()
 }
 
-/// A Ready node whose lease was last renewed at `renewed`.
-async fn node(api: &Api, name: &str, renewed: jiff::Timestamp) {
+async fn get_node(api: &Api, name: &str) -> Value {
+    api.objects
+        .get(rt("", "nodes"), None, name)
+        .await
+        .unwrap_or_else(|e| panic!("node {name}: {}", e.message))
+}
+
+/// A node without a lease, Ready since `posted` (as its own status update
+/// writes it).
+async fn unleased_node(api: &Api, name: &str, posted: jiff::Timestamp) {
     let nodes = rt("", "nodes");
     api.create_object(nodes, None, json!({"metadata": {"name": name}}), false)
         .await
         .expect("node");
     api.update_with(nodes, None, name, |n| {
-        n["status"]["conditions"] = json!([{"type": "Ready", "status": "True"}]);
+        n["status"]["conditions"] = json!([{
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "edged is posting ready status",
+            "lastHeartbeatTime": time_string(posted),
+            "lastTransitionTime": time_string(posted),
+        }]);
         true
     })
     .await
     .expect("ready");
+}
+
+/// A node Ready since `renewed`, whose lease was last renewed then.
+async fn node(api: &Api, name: &str, renewed: jiff::Timestamp) {
+    unleased_node(api, name, renewed).await;
     api.create_object(
         rt("coordination.k8s.io", "leases"),
         Some("kube-node-lease"),
@@ -90,30 +121,183 @@ async fn builtin_objects_are_created_once() {
 #[tokio::test]
 async fn a_node_whose_lease_went_stale_becomes_ready_unknown() {
     let api = cluster().await;
-    let now = jiff::Timestamp::now();
-    node(&api, "fresh", now - jiff::SignedDuration::from_secs(10)).await;
-    node(&api, "silent", now - jiff::SignedDuration::from_secs(41)).await;
+    // A whole second, so renewTime (to the microsecond) is exactly t0.
+    // "unleased" is created 2 to 3 s after it; without a lease, its
+    // creation is what counts.
+    let t0 = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() - 2).expect("t0");
+    let at = |ms: i64| t0 + jiff::SignedDuration::from_millis(ms);
+    node(&api, "silent", t0).await;
+    node(&api, "fresh", at(30_000)).await;
+    unleased_node(&api, "unleased", t0).await;
+    let pass = |now| super::node::mark_silent_nodes(&api, now);
 
-    let marked = super::node::mark_silent_nodes(&api, now)
+    // 40 s is the grace: not yet...
+    assert!(pass(at(40_000)).await.expect("pass").is_empty());
+    assert_eq!(ready_status(&get_node(&api, "silent").await), "True");
+    // ...just past it, Unknown, as kube-controller-manager writes it: the
+    // last heartbeat stays the one the node posted.
+    assert_eq!(pass(at(40_001)).await.expect("pass"), ["silent"]);
+    let unknown = json!({
+        "type": "Ready",
+        "status": "Unknown",
+        "reason": "NodeStatusUnknown",
+        "message": "Kubelet stopped posting node status.",
+        "lastHeartbeatTime": time_string(t0),
+        "lastTransitionTime": time_string(at(40_001)),
+    });
+    let silent = get_node(&api, "silent").await;
+    assert_eq!(ready_condition(&silent), unknown);
+    assert_eq!(
+        silent["status"]["conditions"].as_array().map(Vec::len),
+        Some(1),
+        "only Ready is written: {silent}"
+    );
+    assert!(
+        silent["spec"]["taints"].is_null(),
+        "no taint is added: {silent}"
+    );
+    assert_eq!(ready_status(&get_node(&api, "fresh").await), "True");
+    assert_eq!(ready_status(&get_node(&api, "unleased").await), "True");
+
+    // Marked once: a later pass leaves it, and its transition time, alone.
+    assert!(pass(at(41_000)).await.expect("pass").is_empty());
+    assert_eq!(ready_condition(&get_node(&api, "silent").await), unknown);
+    // Later, the fresh one and the unleased one have gone silent too.
+    assert_eq!(pass(at(71_000)).await.expect("pass"), ["fresh", "unleased"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_leader_marks_silent_nodes() {
+    let api = cluster().await;
+    // The loop reads the wall clock: this lease is two minutes stale.
+    let now = jiff::Timestamp::now();
+    node(&api, "silent", now - jiff::SignedDuration::from_secs(120)).await;
+    node(&api, "fresh", now).await;
+    let (leader, leading) = watch::channel(false);
+    let cancel = CancellationToken::new();
+    let start = tokio::time::Instant::now();
+    // Passes run at 0, 5, 10, ... s; look half-way between them.
+    let after = |secs: u64| start + Duration::from_millis(secs * 1000 + 2500);
+
+    let run = super::node::lifecycle(&api, leading, cancel.clone());
+    let check = async {
+        tokio::time::sleep_until(after(10)).await;
+        assert_eq!(
+            ready_status(&get_node(&api, "silent").await),
+            "True",
+            "three passes as a follower mark nothing"
+        );
+        leader.send(true).expect("loop listens");
+        tokio::time::sleep_until(after(15)).await;
+        assert_eq!(ready_status(&get_node(&api, "silent").await), "Unknown");
+        assert_eq!(ready_status(&get_node(&api, "fresh").await), "True");
+        cancel.cancel();
+    };
+    // Cancelled at 17.5 s, the loop returns before its next pass (20 s).
+    tokio::time::timeout_at(start + Duration::from_secs(19), async {
+        tokio::join!(run, check)
+    })
+    .await
+    .expect("the loop ends when cancelled");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_node_marked_unknown_is_restored_by_its_own_heartbeat() {
+    let api = cluster().await;
+    let t0 = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(600);
+    node(&api, "n", t0).await;
+    let marked_at = t0 + jiff::SignedDuration::from_secs(41);
+    let marked = super::node::mark_silent_nodes(&api, marked_at)
         .await
         .expect("pass");
-    assert_eq!(marked, ["silent"]);
-    let get = |name: &'static str| api.objects.get(rt("", "nodes"), None, name);
-    assert_eq!(ready_status(&get("silent").await.expect("node")), "Unknown");
-    assert_eq!(ready_status(&get("fresh").await.expect("node")), "True");
-    // Marked once: the next pass leaves it alone.
+    assert_eq!(marked, ["n"]);
+    let unknown = ready_condition(&get_node(&api, "n").await);
+    assert_eq!(unknown["status"], "Unknown");
+
+    // A renewed lease alone does not bring it back: the leader only ever
+    // marks nodes Unknown.
+    let leases = rt("coordination.k8s.io", "leases");
+    let now = jiff::Timestamp::now();
+    api.update_with(leases, Some("kube-node-lease"), "n", |l| {
+        l["spec"]["renewTime"] = json!(micro_time_string(now));
+        true
+    })
+    .await
+    .expect("renew")
+    .expect("lease exists");
     assert!(
         super::node::mark_silent_nodes(&api, now)
             .await
             .expect("pass")
             .is_empty()
     );
-    // Later, the fresh one has gone silent too.
-    let later = now + jiff::SignedDuration::from_secs(60);
-    let marked = super::node::mark_silent_nodes(&api, later)
+    assert_eq!(ready_condition(&get_node(&api, "n").await), unknown);
+
+    // The node's heartbeat does: one round (the loop returns after its
+    // first step when already cancelled) renews the lease and sets Ready.
+    let settings = super::node::NodeSettings {
+        name: "n".parse::<NodeName>().expect("name"),
+        hostname: "n".into(),
+        addresses: Vec::new(),
+        labels: Vec::new(),
+        taints: Vec::new(),
+        server: true,
+    };
+    let heartbeat = || async {
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let round = super::node::heartbeat(&api, &settings, cancel);
+        tokio::time::timeout(super::node::LEASE_RENEW / 2, round)
+            .await
+            .expect("one round, then the cancelled loop returns");
+    };
+    let before = jiff::Timestamp::now();
+    heartbeat().await;
+    let after = jiff::Timestamp::now();
+    let node = get_node(&api, "n").await;
+    let ready = ready_condition(&node);
+    let stamp = ready["lastTransitionTime"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        time_string(before) <= stamp && stamp <= time_string(after),
+        "transition {stamp} is the heartbeat's: {ready}"
+    );
+    assert_eq!(
+        ready,
+        json!({
+            "type": "Ready",
+            "status": "True",
+            "reason": "KubeletReady",
+            "message": "edged is posting ready status",
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+        })
+    );
+    let lease = api
+        .objects
+        .get(leases, Some("kube-node-lease"), "n")
         .await
-        .expect("pass");
-    assert_eq!(marked, ["fresh"]);
+        .expect("lease");
+    assert_eq!(lease["spec"]["holderIdentity"], "n");
+    assert_eq!(
+        lease["spec"]["leaseDurationSeconds"],
+        super::node::LEASE_DURATION_SECONDS
+    );
+    let renewed = lease["spec"]["renewTime"].as_str().unwrap_or("").to_owned();
+    assert!(
+        micro_time_string(before) <= renewed && renewed <= micro_time_string(after),
+        "renewed at {renewed}"
+    );
+
+    // A Ready node's heartbeat renews the lease only; the Node is not rewritten.
+    heartbeat().await;
+    let again = get_node(&api, "n").await;
+    assert_eq!(
+        again["metadata"]["resourceVersion"],
+        node["metadata"]["resourceVersion"]
+    );
 }
 
 #[tokio::test]
@@ -359,4 +543,163 @@ async fn a_watch_resumes_from_a_resource_version_and_a_compacted_one_is_gone() {
         .await
         .expect_err("compacted");
     assert_eq!(e.code, 410, "{}", e.message);
+}
+
+/// Creates or updates the ConfigMap `default/history` to `v`; returns the
+/// write's revision.
+async fn write_history(api: &Api, v: &str) -> Revision {
+    let configmaps = rt("", "configmaps");
+    let written = match api
+        .update_with(configmaps, Some("default"), "history", |cm| {
+            cm["data"]["v"] = json!(v);
+            true
+        })
+        .await
+        .expect("update")
+    {
+        Some(cm) => cm,
+        None => api
+            .create_object(
+                configmaps,
+                Some("default"),
+                json!({"metadata": {"name": "history"}, "data": {"v": v}}),
+                false,
+            )
+            .await
+            .expect("create"),
+    };
+    written["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|r| r.parse().ok())
+        .expect("resourceVersion")
+}
+
+/// `default/history` as of `revision`: its `v`, or the API's error code.
+async fn history_at(api: &Api, revision: Revision) -> Result<String, u16> {
+    let page = api
+        .objects
+        .list(
+            rt("", "configmaps"),
+            Some("default"),
+            0,
+            None,
+            Some(revision),
+        )
+        .await
+        .map_err(|e| e.code)?;
+    Ok(page
+        .items
+        .iter()
+        .find(|cm| cm["metadata"]["name"] == "history")
+        .and_then(|cm| cm["data"]["v"].as_str())
+        .unwrap_or("<absent>")
+        .to_owned())
+}
+
+/// A compaction loop with `interval` on `api`'s store, as a task.
+fn compaction(
+    api: &Api,
+    interval: Duration,
+    leader: watch::Receiver<bool>,
+    cancel: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let store = api.objects.datastore().clone();
+    let cancel = cancel.clone();
+    tokio::spawn(async move { super::compaction::run(&store, interval, leader, cancel).await })
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_leader_compacts_history_older_than_one_interval() {
+    let api = cluster().await;
+    let store = api.objects.datastore().clone();
+    let initial = store.compact_revision().await.expect("revision");
+    // Not the server's 300 s: the loop must use the interval it is given.
+    let interval = Duration::from_secs(60);
+    let start = tokio::time::Instant::now();
+    // Ticks run at 1, 2, ... intervals; look half-way between them.
+    let after = |ticks: u32| start + interval * ticks + interval / 2;
+    let (_leader, leading) = watch::channel(true);
+    let cancel = CancellationToken::new();
+    let task = compaction(&api, interval, leading, &cancel);
+
+    let v1 = write_history(&api, "1").await;
+    let v2 = write_history(&api, "2").await;
+    tokio::time::sleep_until(after(1)).await;
+    // The first tick only notes the revision (v2) it will compact to next.
+    assert_eq!(store.compact_revision().await.expect("revision"), initial);
+    assert_eq!(history_at(&api, v1).await, Ok("1".into()));
+    let v3 = write_history(&api, "3").await;
+    let v4 = write_history(&api, "4").await;
+
+    tokio::time::sleep_until(after(2)).await;
+    assert_eq!(store.compact_revision().await.expect("revision"), v2);
+    // Older than the window: gone, for the datastore and for the API.
+    let key = ObjectStore::key(rt("", "configmaps"), Some("default"), "history");
+    match store.get_at(&key, v1).await {
+        Err(DatastoreError::Compacted {
+            requested,
+            compact_revision,
+        }) => assert_eq!((requested, compact_revision), (v1, v2)),
+        other => panic!("read at {v1} after compacting to {v2}: {other:?}"),
+    }
+    assert_eq!(history_at(&api, v1).await, Err(410));
+    // The window (one interval) is kept, from the compaction point on.
+    assert_eq!(history_at(&api, v2).await, Ok("2".into()));
+    assert_eq!(history_at(&api, v3).await, Ok("3".into()));
+    assert_eq!(history_at(&api, v4).await, Ok("4".into()));
+
+    cancel.cancel();
+    tokio::time::timeout(interval / 4, task)
+        .await
+        .expect("the loop ends when cancelled")
+        .expect("compaction loop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_leader_compacts_and_cancel_stops_the_loop() {
+    let api = cluster().await;
+    let store = api.objects.datastore().clone();
+    let initial = store.compact_revision().await.expect("revision");
+    let interval = Duration::from_secs(60);
+    let start = tokio::time::Instant::now();
+    let after = |ticks: u32| start + interval * ticks + interval / 2;
+    let (leader, leading) = watch::channel(false);
+    let cancel = CancellationToken::new();
+    let task = compaction(&api, interval, leading, &cancel);
+    let compacted = || async { store.compact_revision().await.expect("revision") };
+
+    write_history(&api, "1").await;
+    let v2 = write_history(&api, "2").await;
+    tokio::time::sleep_until(after(3)).await;
+    assert_eq!(compacted().await, initial, "a follower never compacts");
+
+    // Leading from tick 4: it notes v2 there and compacts to it at tick 5.
+    leader.send(true).expect("loop listens");
+    tokio::time::sleep_until(after(4)).await;
+    assert_eq!(compacted().await, initial);
+    let v3 = write_history(&api, "3").await;
+    tokio::time::sleep_until(after(5)).await;
+    assert_eq!(compacted().await, v2);
+
+    // Leadership lost: nothing more, however long it waits.
+    leader.send(false).expect("loop listens");
+    let v4 = write_history(&api, "4").await;
+    tokio::time::sleep_until(after(8)).await;
+    assert_eq!(compacted().await, v2);
+    assert_eq!(history_at(&api, v3).await, Ok("3".into()));
+
+    // Leading again from tick 9: what it noted at tick 5 (v3) is forgotten;
+    // it notes v4 and compacts to that at tick 10.
+    leader.send(true).expect("loop listens");
+    tokio::time::sleep_until(after(9)).await;
+    assert_eq!(compacted().await, v2);
+    tokio::time::sleep_until(after(10)).await;
+    assert_eq!(compacted().await, v4);
+
+    // Cancelled half-way to its next tick, the loop ends before that tick.
+    cancel.cancel();
+    tokio::time::timeout(interval / 4, task)
+        .await
+        .expect("the loop ends when cancelled")
+        .expect("compaction loop");
 }

@@ -445,7 +445,7 @@ fn spawn_controllers(
     let c = stop.clone();
     let st = store.clone();
     spawn(Box::pin(async move {
-        controllers::compaction::run(&st, leader_rx, c).await
+        controllers::compaction::run(&st, controllers::compaction::INTERVAL, leader_rx, c).await
     }));
 }
 
