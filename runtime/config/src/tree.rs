@@ -722,7 +722,11 @@ pub fn parse_cmdline(cmdline: &str, source: &Arc<Source>) -> Result<Node, Vec<Tr
         let parts: Vec<&str> = path.split('.').collect();
         if parts.iter().any(|p| p.is_empty()) {
             errors.push(TreeError::new(
-                format!("{arg:?} is not edge.KEY=VALUE (KEY may be dotted: edge.vip.priority=90)"),
+                // The key only: the value may be a token or a password.
+                format!(
+                    "{:?} is not edge.KEY=VALUE (KEY may be dotted: edge.vip.priority=90)",
+                    format!("edge.{path}")
+                ),
                 Some(loc),
                 vec![Seg::Key(path.to_owned())],
             ));

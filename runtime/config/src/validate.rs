@@ -328,6 +328,21 @@ pub fn load(inputs: &[Input]) -> Loaded {
             !d.key.is_empty() && (related(&d.key, f) || related(f, &d.key)) && d.is_error()
         })
     }));
+    // A YAML alias can copy a secret into another key, whose error would
+    // quote it: no message shows a secret's value, wherever it came from.
+    let secrets: Vec<String> = layers
+        .iter()
+        .filter_map(|l| l.tree.as_ref())
+        .flat_map(|t| {
+            ["token", "datastore-endpoint"]
+                .map(|k| t.find(&[k]).and_then(|e| e.value.text()).map(str::to_owned))
+        })
+        .flatten()
+        .filter(|s| s.len() >= 4)
+        .collect();
+    for d in &mut diags {
+        d.message = tree::redact_with(&d.message, &secrets);
+    }
     let has_errors = diags.iter().any(Diagnostic::is_error);
     diags.sort_by_key(|d| d.severity);
     Loaded {

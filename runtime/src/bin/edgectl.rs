@@ -104,7 +104,19 @@ fn config(cmd: ConfigCommand) -> anyhow::Result<bool> {
             let report = ctl::config::validate(&sources);
             match output {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-                Format::Text | Format::Yaml => print!("{}", report.text(&sources)),
+                Format::Text | Format::Yaml => {
+                    // Diagnostics are messages (stderr, as render prints
+                    // them); stdout carries only a valid configuration's verdict.
+                    for d in &report.diagnostics {
+                        eprintln!("{d}");
+                    }
+                    let summary = report.summary(&sources);
+                    if report.valid {
+                        println!("{summary}");
+                    } else {
+                        eprintln!("{summary}");
+                    }
+                }
             }
             Ok(report.valid)
         }

@@ -96,9 +96,17 @@ pub fn validate(sources: &Sources) -> Report {
 }
 
 impl Report {
-    /// One line per diagnostic, then a summary line.
+    /// One line per diagnostic, then the summary line.
     pub fn text(&self, sources: &Sources) -> String {
         let mut out: String = self.diagnostics.iter().map(|d| format!("{d}\n")).collect();
+        out.push_str(&self.summary(sources));
+        out.push('\n');
+        out
+    }
+
+    /// The verdict, naming the sources in merge order: `valid: a < b (1
+    /// warning)` or `invalid: 2 errors in a < b`.
+    pub fn summary(&self, sources: &Sources) -> String {
         let names: Vec<String> = sources
             .site
             .iter()
@@ -112,23 +120,22 @@ impl Report {
             )
             .collect();
         if self.valid {
-            out.push_str(&format!(
-                "valid: {}{}\n",
+            format!(
+                "valid: {}{}",
                 names.join(" < "),
                 match self.warnings {
                     0 => String::new(),
                     n => format!(" ({n} warning{})", if n == 1 { "" } else { "s" }),
                 }
-            ));
+            )
         } else {
-            out.push_str(&format!(
-                "invalid: {} error{} in {}\n",
+            format!(
+                "invalid: {} error{} in {}",
                 self.errors,
                 if self.errors == 1 { "" } else { "s" },
                 names.join(" < ")
-            ));
+            )
         }
-        out
     }
 }
 
