@@ -31,27 +31,23 @@ pub const VIP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 100);
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 200);
 pub const VRID: &str = "51";
 
-/// Root with the tools present: true. Not root: prints SKIPPED and returns
-/// false. Root but a tool missing: panics (project rule: never skip silently).
+/// Root with the tools present: true. Not root: reports the skip
+/// ([`crate::skip`]) and returns false. Root but a tool missing: fails the
+/// test (project rule: never skip silently).
 pub fn prerequisites(test: &str, tools: &[&str]) -> bool {
-    if !crate::is_root() {
-        // Straight to the stderr handle: libtest captures eprintln! of
-        // passing tests, and a skip must be seen.
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED: {test}: needs root (network namespaces, raw sockets)"
-        );
+    if !crate::require_root_or_skip("network namespaces, raw sockets") {
         return false;
     }
     for tool in tools {
         let found = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
             .unwrap_or(false);
-        assert!(
-            found,
-            "{test}: prerequisite `{tool}` is missing from PATH; scripts/test.sh installs it \
-             (apt packages iproute2 keepalived tshark)"
-        );
+        if !found {
+            crate::prerequisite_failed(
+                &format!("`{tool}` (apt packages iproute2 keepalived tshark)"),
+                &format!("{test}: not on PATH"),
+            );
+        }
     }
     true
 }
@@ -730,4 +726,204 @@ pub fn tshark_vrrp(file: &Path, as_in_v2: bool) -> Vec<(String, String, String)>
             (f.len() == 3).then(|| (f[0].to_owned(), f[1].to_owned(), f[2].to_owned()))
         })
         .collect()
+}
+
+impl Lab {
+    /// One more namespace on the lab's switch, `e0` at `addr`/24 like a
+    /// node's, for a peer that is not a node (a datastore's address, say);
+    /// `tag` (at most 12 characters) names it and its bridge port. Deleted
+    /// when the returned `Netns` drops.
+    pub fn attach(&self, tag: &str, addr: Ipv4Addr) -> Netns {
+        let ns = Netns::new(format!("{}-{tag}", self.prefix));
+        let port = format!("p{tag}");
+        ip(&[
+            "link",
+            "add",
+            "e0",
+            "netns",
+            &ns.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &port,
+            "netns",
+            &self.switch.name,
+        ]);
+        self.switch
+            .ip(&["link", "set", &port, "master", "br0", "up"]);
+        ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "e0"]);
+        ns.ip(&["link", "set", "e0", "up"]);
+        ns.ip(&["link", "set", "lo", "up"]);
+        ns
+    }
+
+    /// Cuts node `i` off from `peer` alone, both ways and silently (as a
+    /// pulled cable or a firewall's DROP would: no error comes back, a
+    /// connection stalls, a new one hangs), with iproute2 only. What the node
+    /// sends to `peer` is routed into a veth pair of its own (`cut0`/`cut1`)
+    /// to a link-layer address nobody has, so it is lost; what it receives
+    /// from `peer` fails strict reverse-path filtering on `e0` (the route back
+    /// no longer leaves by `e0`), so it is dropped, ARP requests included.
+    /// Everything else on `e0` (VRRP, ARP with the others, the API) flows.
+    /// [`Lab::heal`] undoes it.
+    pub fn cut(&self, i: usize, peer: Ipv4Addr) {
+        let ns = &self.nodes[i].ns;
+        ns.ip(&[
+            "link", "add", "cut0", "type", "veth", "peer", "name", "cut1",
+        ]);
+        ns.ip(&["link", "set", "cut1", "up"]);
+        ns.ip(&["link", "set", "cut0", "up"]);
+        let peer = peer.to_string();
+        ns.ip(&["route", "add", &format!("{peer}/32"), "dev", "cut0"]);
+        ns.ip(&[
+            "neigh",
+            "replace",
+            &peer,
+            "lladdr",
+            "02:00:00:00:00:fe",
+            "dev",
+            "cut0",
+            "nud",
+            "permanent",
+        ]);
+        sysctl_in(&ns.name, "net/ipv4/conf/e0/rp_filter", "1");
+    }
+
+    /// Undoes [`Lab::cut`]: the filter off, the veth pair (with its route
+    /// and neighbour entry) deleted.
+    pub fn heal(&self, i: usize) {
+        let ns = &self.nodes[i].ns;
+        sysctl_in(&ns.name, "net/ipv4/conf/e0/rp_filter", "0");
+        ns.ip(&["link", "del", "cut0"]);
+    }
+}
+
+/// Writes `/proc/sys/<key>` as seen from namespace `ns` (a network sysctl
+/// is per namespace: the writing thread's).
+fn sysctl_in(ns: &str, key: &str, value: &str) {
+    let (ns, path) = (ns.to_owned(), format!("/proc/sys/{key}"));
+    let value = value.to_owned();
+    std::thread::spawn(move || {
+        enter_netns(&ns);
+        std::fs::write(&path, &value).unwrap_or_else(|e| panic!("write {path} in {ns}: {e}"));
+    })
+    .join()
+    .unwrap_or_else(|_| panic!("setting {key} in a namespace failed"));
+}
+
+use std::net::Shutdown;
+use std::os::unix::net::UnixStream;
+
+/// A TCP port inside a namespace whose connections are relayed, byte for
+/// byte, to a Unix socket: how servers in the lab reach a database of the
+/// kit (which listens on the host's loopback and its socket) over the lab's
+/// network, so the network between them can fail. Every accepted connection
+/// gets its own connection to the socket; when either side ends (the
+/// database crashed, say), both are closed. If the socket refuses, the
+/// accepted connection is closed at once.
+///
+/// Dropping it stops accepting and closes every connection.
+pub struct Relay {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    conns: Arc<Mutex<Vec<RelayConn>>>,
+}
+
+/// One relayed connection: both sockets (to close them) and its two copy threads.
+struct RelayConn {
+    tcp: TcpStream,
+    unix: UnixStream,
+    threads: [JoinHandle<()>; 2],
+}
+
+impl RelayConn {
+    fn close(&self) {
+        let _ = self.tcp.shutdown(Shutdown::Both);
+        let _ = self.unix.shutdown(Shutdown::Both);
+    }
+
+    fn finished(&self) -> bool {
+        self.threads.iter().all(JoinHandle::is_finished)
+    }
+}
+
+impl Relay {
+    pub fn start(ns: &str, addr: SocketAddrV4, to: &Path) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (ns, to) = (ns.to_owned(), to.to_owned());
+        let (s, c) = (stop.clone(), conns.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            enter_netns(&ns);
+            let l = TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind {addr} in {ns}: {e}"));
+            l.set_nonblocking(true).expect("non-blocking listener");
+            let _ = ready_tx.send(());
+            while !s.load(Ordering::Relaxed) {
+                match l.accept() {
+                    Ok((tcp, _)) => {
+                        let _ = tcp.set_nonblocking(false);
+                        let _ = tcp.set_nodelay(true);
+                        if let Ok(unix) = UnixStream::connect(&to)
+                            && let Some(conn) = relay_one(tcp, unix)
+                        {
+                            let mut all = c.lock().unwrap_or_else(|e| e.into_inner());
+                            all.retain(|c: &RelayConn| !c.finished());
+                            all.push(conn);
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("relay thread started");
+        Self {
+            stop,
+            thread: Some(thread),
+            conns,
+        }
+    }
+}
+
+/// Copies both ways between `tcp` and `unix` on two threads; the first
+/// direction to end shuts both sockets down, which ends the other.
+fn relay_one(tcp: TcpStream, unix: UnixStream) -> Option<RelayConn> {
+    let pair = || Some((tcp.try_clone().ok()?, unix.try_clone().ok()?));
+    let ((mut t1, mut u1), (mut t2, mut u2)) = (pair()?, pair()?);
+    let up = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut t1, &mut u1);
+        let _ = t1.shutdown(Shutdown::Both);
+        let _ = u1.shutdown(Shutdown::Both);
+    });
+    let down = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut u2, &mut t2);
+        let _ = t2.shutdown(Shutdown::Both);
+        let _ = u2.shutdown(Shutdown::Both);
+    });
+    Some(RelayConn {
+        tcp,
+        unix,
+        threads: [up, down],
+    })
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let conns = std::mem::take(&mut *self.conns.lock().unwrap_or_else(|e| e.into_inner()));
+        for c in &conns {
+            c.close();
+        }
+        for c in conns {
+            for t in c.threads {
+                let _ = t.join();
+            }
+        }
+    }
 }

@@ -202,3 +202,72 @@ fn arg(flag: &str, path: &Path) -> std::ffi::OsString {
     arg.push(path);
     arg
 }
+
+impl crate::server::DbServer {
+    /// Crashes PostgreSQL the way `kill -9 <postmaster pid>` does: SIGKILL to
+    /// the postmaster alone, nothing to its backends and helpers, which notice
+    /// the postmaster is gone and end by themselves. Returns once they have,
+    /// with the server marked stopped, so [`start`](Self::start) recovers the
+    /// same data directory on the same port (it refuses while an old process
+    /// still holds the shared memory). Children still alive after `grace` get
+    /// SIGKILL too (with a warning), so the restart is never blocked.
+    ///
+    /// The postmaster is frozen (SIGSTOP) while its children are listed, so it
+    /// cannot fork one that the list misses.
+    pub fn kill_postmaster(&mut self, grace: std::time::Duration) -> Result<(), TestkitError> {
+        use nix::sys::signal::Signal;
+        use nix::unistd::Pid;
+
+        use crate::proc::{self, ProcId};
+
+        let Some(raw) = self.pid() else {
+            return Err(TestkitError::NotRunning {
+                engine: self.engine(),
+                port: self.port(),
+            });
+        };
+        let pid = Pid::from_raw(i32::try_from(raw).expect("pids fit in i32"));
+        proc::signal(pid, Signal::SIGSTOP);
+        let children: Vec<ProcId> = children_of(pid)
+            .into_iter()
+            .filter_map(ProcId::of)
+            .collect();
+        proc::signal(pid, Signal::SIGKILL);
+        if !proc::wait_gone(&children, grace) {
+            let left: Vec<ProcId> = children.into_iter().filter(|c| c.is_alive()).collect();
+            tracing::warn!(
+                "{} PostgreSQL process(es) of {} outlived their postmaster by {grace:?}; killing them",
+                left.len(),
+                self.data_dir().display()
+            );
+            for child in &left {
+                proc::signal(Pid::from_raw(child.pid), Signal::SIGKILL);
+            }
+            proc::wait_gone(&left, std::time::Duration::from_secs(10));
+        }
+        // Reaps the postmaster (a zombie by now; its children were
+        // reparented, so none is found again) and marks the server stopped.
+        self.kill()
+    }
+}
+
+/// The pids whose parent is `pid`, from `/proc/<n>/stat` (field 4).
+fn children_of(pid: nix::unistd::Pid) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&n| {
+            let Ok(stat) = fs::read_to_string(format!("/proc/{n}/stat")) else {
+                return false;
+            };
+            // After the command name, which may hold spaces and parentheses:
+            // state, then ppid.
+            stat.rfind(')')
+                .and_then(|end| stat[end + 1..].split_whitespace().nth(1))
+                .and_then(|ppid| ppid.parse::<i32>().ok())
+                == Some(pid.as_raw())
+        })
+        .collect()
+}
