@@ -18,6 +18,8 @@ pub mod config;
 #[cfg(feature = "linux")]
 pub mod driver;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod machine;
 #[cfg(feature = "linux")]

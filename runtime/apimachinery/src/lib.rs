@@ -20,6 +20,8 @@
 
 pub mod discovery;
 pub mod document;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;
