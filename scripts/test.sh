@@ -69,9 +69,48 @@ cargo fmt --all --check
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+log "fuzz harnesses (built on stable so they cannot rot)"
+scripts/fuzz-build.sh
+
+# Every test binary's libtest output is kept, and every skip is appended to a
+# log (testkit's policy::skip), so the run ends with what ran and what did not.
+results="$repo/target/test-results"
+mkdir -p "$results"
+export EDGE_TEST_SKIP_LOG="$results/skipped.log"
+: >"$EDGE_TEST_SKIP_LOG"
+
+# The last lines of the run: how many tests ran, failed, were ignored or
+# skipped, and why. Skipped tests count as passed in libtest's own totals.
+summarize() {
+  local output=$1 skips=$2
+  local passed failed ignored skipped
+  read -r passed failed ignored < <(awk '/^test result:/ {
+      for (i = 1; i <= NF; i++) {
+        if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i
+      } } END { print p + 0, f + 0, g + 0 }' "$output")
+  skipped=$(wc -l <"$skips")
+  printf '\n==> tests: %d passed, %d failed, %d skipped, %d ignored (%d in all)\n' \
+    "$((passed - skipped))" "$failed" "$skipped" "$ignored" "$((passed + failed + ignored))" >&2
+  grep -E '^test .* \.\.\. FAILED$' "$output" | sed 's/^test /    failed: /; s/ \.\.\. FAILED$//' >&2 || true
+  grep -E '^test .* \.\.\. ignored' "$output" | sed 's/^test /    ignored: /; s/ \.\.\. ignored, / -- /; s/ \.\.\. ignored$//' >&2 || true
+  if [ "$skipped" -gt 0 ]; then
+    printf '    skipped, by reason:\n' >&2
+    sed 's/^SKIPPED: [^:]*::[^:]*: //' "$skips" | sort | uniq -c | sort -rn | sed 's/^/    /' >&2
+  fi
+}
+
 log "cargo test (all tiers)"
 # libtest runs the tests of one binary as threads of one process, which lets a
 # test binary share one PostgreSQL and one MariaDB instance (see testkit).
-cargo test --workspace --locked --no-fail-fast
-
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee "$results/output.log" || status=$?
+summarize "$results/output.log" "$EDGE_TEST_SKIP_LOG"
+if [ "$status" -ne 0 ]; then
+  log "tests failed (exit status $status)"
+  exit "$status"
+fi
+if [ "$(id -u)" -eq 0 ] && [ -s "$EDGE_TEST_SKIP_LOG" ]; then
+  log "running as root, yet tests skipped: as root a missing prerequisite must fail the test"
+  exit 1
+fi
 log "all checks passed"
