@@ -3,9 +3,10 @@
 //! Prints `| area | metric | value | reference | ratio |` rows for
 //! `scripts/bench.sh`.
 //!
-//! Measures API create throughput (16 clients spread over both servers) and
-//! cross-server watch latency: a ConfigMap created through server A, the
-//! event received by a watch on server B.
+//! Measures API create throughput (16 clients spread over both servers),
+//! cross-server watch latency (a ConfigMap created through server A, the
+//! event received by a watch on server B), and the controller leader's
+//! hand-over: the leader SIGKILLed, until the other server holds the lease.
 
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
@@ -31,7 +32,8 @@ fn ms(d: Duration) -> String {
 }
 
 struct Server {
-    _guard: ChildGuard,
+    guard: ChildGuard,
+    node: String,
     client: kube::Client,
 }
 
@@ -66,7 +68,8 @@ async fn start(ip: &str, endpoint: &str, dir: &std::path::Path) -> Server {
             && client.apiserver_version().await.is_ok()
         {
             return Server {
-                _guard: guard,
+                guard,
+                node: format!("bench-{}", ip.replace('.', "-")),
                 client,
             };
         }
@@ -172,9 +175,58 @@ async fn bench(engine: Engine, name: &str) {
         ms(pct(&mut lat, 0.5)),
         ms(pct(&mut lat, 0.99))
     );
-    drop((a, b));
+
+    // Leader hand-over: SIGKILL the holder of the controllers' lease, time
+    // until the survivor holds it.
+    let leases = |s: &Server| {
+        Api::<k8s_openapi::api::coordination::v1::Lease>::namespaced(
+            s.client.clone(),
+            "kube-system",
+        )
+    };
+    let holder_via = |s: &Server| {
+        let api = leases(s);
+        async move {
+            api.get_opt(LEADER_LEASE)
+                .await
+                .ok()
+                .flatten()
+                .and_then(|l| l.spec?.holder_identity)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let holder = loop {
+        if let Some(h) = holder_via(&a).await {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "no controller leader");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (dead, survivor) = if holder == a.node { (a, b) } else { (b, a) };
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(dead.guard.pid() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the leader");
+    let deadline = killed + Duration::from_secs(120);
+    loop {
+        if holder_via(&survivor).await.as_deref() == Some(survivor.node.as_str()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lease never moved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "| {area} | controller leader hand-over after SIGKILL of the leader | {:.1} s | lease 15 s, retry 2 s (kube-controller-manager's defaults) | - |",
+        killed.elapsed().as_secs_f64()
+    );
+    drop((dead, survivor));
     drop(db);
 }
+
+/// The controllers' leader-election Lease (kube-system).
+const LEADER_LEASE: &str = "edge-controller";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

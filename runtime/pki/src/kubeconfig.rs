@@ -84,7 +84,6 @@ pub fn write(path: &Path, config: &Kubeconfig<'_>, mode: u32) -> Result<(), PkiE
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
-    use std::path::PathBuf;
     use std::process::Command;
 
     use super::*;
