@@ -165,7 +165,10 @@ fn tls_only_hba() -> String {
 
 /// Frees the System V shared memory segment a killed postmaster leaves behind
 /// (56 bytes, but `kernel.shmmni` caps their number), if `data`'s
-/// `postmaster.pid` names one that still exists and nobody is attached to.
+/// `postmaster.pid` names one that still exists. Backends of the dead
+/// postmaster may still be attached for a moment (they notice its death on
+/// their own): `IPC_RMID` then takes the key at once and frees the segment
+/// when the last of them detaches, so nothing waits on them.
 /// For stale instances only: a restart on the same data directory frees it
 /// itself.
 pub(crate) fn remove_orphaned_shm(data: &Path) {
@@ -181,10 +184,11 @@ pub(crate) fn remove_orphaned_shm(data: &Path) {
         return;
     };
     // Columns: key shmid perms size cpid lpid nattch ...
-    let orphaned = segments.lines().skip(1).any(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        cols.len() > 6 && cols[..2] == ids[..] && cols[6] == "0"
-    });
+    let orphaned = ids.len() == 2
+        && segments.lines().skip(1).any(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            cols.len() > 6 && cols[..2] == ids[..]
+        });
     if orphaned {
         let mut ipcrm = Command::new("ipcrm");
         ipcrm.args(["-m", ids[1]]);
