@@ -14,6 +14,15 @@ use edge_runtime::logging::{self, LogFormat};
 use tokio_util::sync::CancellationToken;
 
 /// Edgeplane device runtime: a highly available Kubernetes control plane for edge boards.
+/// The version, findable in the binary's bytes: `edge-image` records what
+/// an image carries without running a binary built for another architecture.
+#[used]
+static VERSION_MARKER: &str = concat!(
+    "edgeplane-runtime-version=",
+    env!("CARGO_PKG_VERSION"),
+    "\n"
+);
+
 #[derive(Debug, Parser)]
 #[command(name = "edged", version, propagate_version = true)]
 struct Cli {

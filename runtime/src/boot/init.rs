@@ -159,6 +159,22 @@ pub async fn run<S: Platform + Network>(opts: Options, sys: &S) -> Outcome {
     init.boot().await
 }
 
+/// The hostname of a device whose configuration names none: `edge-` and the
+/// last three bytes of its first interface's MAC address (`edge-5e1f2a`), or
+/// `edge` on a machine without one.
+pub fn default_hostname(mac: Option<&str>) -> String {
+    let hex: String = mac
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if hex.len() < 6 || hex.chars().all(|c| c == '0') {
+        return "edge".to_owned();
+    }
+    format!("edge-{}", &hex[hex.len() - 6..])
+}
+
 impl<S: Platform + Network> Init<'_, S> {
     fn act(&mut self, what: impl Into<String>) {
         let what = what.into();
@@ -421,8 +437,22 @@ impl<S: Platform + Network> Init<'_, S> {
                 Ok(()) => self.act(format!("hostname {h}")),
                 Err(e) => errors.push(config.diagnostic(&["hostname"], e.to_string())),
             }
+        } else {
+            // A freshly flashed device has no name yet ("(none)"), and the
+            // server's node name comes from it: derive one that stays the
+            // same across reboots and differs between devices.
+            let first = self.sys.interfaces().unwrap_or_default().into_iter().next();
+            let mac = first.and_then(|i| self.sys.hardware_address(&i));
+            let h = default_hostname(mac.as_deref());
+            match self.sys.set_hostname(&h) {
+                Ok(()) => {
+                    self.act(format!("hostname {h} (none in the configuration)"));
+                    self.status.hostname = Some(h);
+                }
+                Err(e) => errors.push(Diagnostic::general("hostname", e.to_string())),
+            }
         }
-        let hostname = config.hostname().map(str::to_owned);
+        let hostname = self.status.hostname.clone();
         let mut dns = Vec::new();
         match &config.network {
             NetworkPlan::DhcpAll => {
@@ -798,5 +828,18 @@ pub fn finish(outcome: Outcome, layout: &Layout) -> ! {
     eprintln!("edged init: {mode:?} failed: {e:?}");
     loop {
         std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_hostname;
+
+    #[test]
+    fn a_device_without_a_hostname_is_named_after_its_mac() {
+        assert_eq!(default_hostname(Some("52:54:00:12:34:56\n")), "edge-123456");
+        assert_eq!(default_hostname(Some("DC:A6:32:0A:BC:DE")), "edge-0abcde");
+        assert_eq!(default_hostname(Some("00:00:00:00:00:00")), "edge");
+        assert_eq!(default_hostname(None), "edge");
     }
 }

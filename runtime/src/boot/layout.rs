@@ -10,6 +10,7 @@
 //! | runtime config, kubeconfig | `/etc/edge/` (tmpfs) | `DIR/etc/edge/` |
 //! | kernel command line | `/proc/cmdline` | `DIR/proc/cmdline` (if present) |
 //! | notify socket, records | `/run/edge/` | `DIR/run/edge/` |
+//! | DNS servers | `/run/resolv.conf` (`/etc/resolv.conf` links to it: the root is read-only) | `DIR/run/resolv.conf` |
 
 use std::path::{Path, PathBuf};
 
@@ -52,7 +53,7 @@ impl Layout {
             boot_mount: base.join("boot"),
             data_mount: base.join("var/lib/edge"),
             etc_edge: base.join("etc/edge"),
-            resolv_conf: base.join("etc/resolv.conf"),
+            resolv_conf: base.join("run/resolv.conf"),
             run_dir: base.join("run/edge"),
             cmdline: base.join("proc/cmdline"),
         }

@@ -141,6 +141,20 @@ impl Network for RootDir {
         Ok(names)
     }
 
+    fn hardware_address(&self, interface: &str) -> Option<String> {
+        let path = self
+            .layout
+            .root
+            .clone()
+            .unwrap_or_default()
+            .join("sys/class/net")
+            .join(interface)
+            .join("address");
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|a| a.trim().to_owned())
+    }
+
     fn loopback_up(&self) -> Result<(), BootError> {
         self.record("link lo up".into());
         Ok(())

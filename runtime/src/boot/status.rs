@@ -153,7 +153,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Option<u32>) -> Result<(), 
     Ok(())
 }
 
-/// Writes both status files into `dir` (`<boot>/status`).
+/// Writes both status files into `dir` (`<boot>/status`), then syncs the
+/// whole filesystem: on FAT, a file's fsync and its directory's do not make a
+/// rename's entry durable (booted in QEMU and killed, the entries read back
+/// with size 0), and an operator may pull the card as soon as the device
+/// says it is in maintenance mode.
 pub fn write(dir: &Path, status: &BootStatus) -> Result<(), BootError> {
     let json =
         serde_json::to_vec_pretty(status).map_err(|e| BootError::Other(format!("status: {e}")))?;
@@ -162,7 +166,9 @@ pub fn write(dir: &Path, status: &BootStatus) -> Result<(), BootError> {
         &dir.join("last-error.txt"),
         status.error_text().as_bytes(),
         None,
-    )
+    )?;
+    let d = std::fs::File::open(dir).map_err(|e| BootError::io("cannot open", dir, e))?;
+    nix::unistd::syncfs(&d).map_err(|e| BootError::io("cannot sync", dir, std::io::Error::from(e)))
 }
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub trait Network {
     fn set_hostname(&self, name: &str) -> Result<(), BootError>;
     /// Interfaces other than loopback.
     fn interfaces(&self) -> Result<Vec<String>, BootError>;
+    /// An interface's hardware (MAC) address, `aa:bb:cc:dd:ee:ff`.
+    fn hardware_address(&self, interface: &str) -> Option<String>;
     fn loopback_up(&self) -> Result<(), BootError>;
     fn configure_static(
         &self,
@@ -210,6 +212,13 @@ impl Network for Linux {
             interface: "links".into(),
             message,
         })
+    }
+
+    fn hardware_address(&self, interface: &str) -> Option<String> {
+        let path = Path::new("/sys/class/net").join(interface).join("address");
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|a| a.trim().to_owned())
     }
 
     fn loopback_up(&self) -> Result<(), BootError> {
