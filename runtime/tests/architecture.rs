@@ -1,6 +1,7 @@
 //! The layers, checked: no cycle between the top-level modules of any
-//! crate under `runtime/`, each layer crate depends only on the crates below
-//! it, and the pure crates build without tokio.
+//! crate under `runtime/` (and the image builder), each layer crate depends
+//! only on the crates below it (the image builder only on `edge-config`), and
+//! the pure crates build without tokio.
 //!
 //! The module graph is read from the source as text: a top-level module `m`
 //! depends on `n` when code of `m` (outside its trailing `#[cfg(test)]`
@@ -27,6 +28,9 @@ const LAYERS: &[(&str, &str, &[&str])] = &[
             "edge-datastore",
         ],
     ),
+    // The image builder checks site configs with the config crate's
+    // validator and never links the device runtime.
+    ("edge-image", "../image", &["edge-config"]),
 ];
 
 /// The crates that must build without tokio (no IO runtime).
