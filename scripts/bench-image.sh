@@ -4,7 +4,8 @@
 # boots (software emulation, UEFI), boot-to-Ready from the host (QEMU start to
 # `kubectl get nodes` Ready through a forwarded port) and `edged init` to
 # server ready (console lines, stamped by the host as they arrive).
-# Prints rows of scripts/bench.sh's table. Needs what scripts/test.sh installs
+# Prints rows of scripts/bench.sh's table; the consoles are kept in
+# target/bench-image/. Needs what scripts/test.sh installs
 # and builds (the static runtimes, kubectl, edgectl).
 #
 #   scripts/bench-image.sh
@@ -15,6 +16,9 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 boards=${BOARDS:-x86_64-generic aarch64-generic raspberrypi-4}
 work=$(mktemp -d /tmp/edge-bench-image.XXXXXX)
+# Each guest's console, every line stamped with the host's time, is kept.
+logs="$repo/target/bench-image"
+mkdir -p "$logs"
 qemu_pid=
 cleanup() {
   [ -n "$qemu_pid" ] && kill -9 "$qemu_pid" 2>/dev/null
@@ -60,7 +64,7 @@ boot() { # board image
     *) return 1 ;;
   esac
   qemu-img create -q -f qcow2 -F raw -b "$image" "$work/overlay.qcow2"
-  local console="$work/console.log" start ready_at=
+  local console="$logs/$board.console.log" start ready_at=
   start=$(now)
   "$qemu" "${args[@]}" -accel tcg -m 1024 -smp 2 -display none -monitor none -serial stdio \
     -drive "if=pflash,format=raw,unit=1,file=$vars" \
@@ -68,7 +72,7 @@ boot() { # board image
     -netdev "user,id=net,hostfwd=tcp:127.0.0.1:$port-:6443" -device virtio-net-pci,netdev=net \
     -device virtio-rng-pci </dev/null 2>/dev/null |
     while IFS= read -r line; do printf '%s %s\n' "$(now)" "$line"; done >"$console" &
-  qemu_pid=$(pgrep -n -f "hostfwd=tcp:127.0.0.1:$port-")
+  until qemu_pid=$(pgrep -n -f "hostfwd=tcp:127.0.0.1:$port-"); do sleep 0.1; done
   local deadline=$(( $(date +%s) + 900 ))
   until "$edgectl" kubeconfig --server "https://127.0.0.1:$port" --token "$token" -o "$work/kubeconfig" >/dev/null 2>&1; do
     [ "$(date +%s)" -lt "$deadline" ] || { echo "boot $board: no API within 900 s" >&2; return 1; }
