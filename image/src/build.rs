@@ -43,6 +43,8 @@ pub struct Options {
     pub site: Site,
     pub out: PathBuf,
     pub format: Format,
+    /// More kernel arguments (checked with the site config).
+    pub kernel_args: Vec<String>,
     /// A prebuilt `edged`; built with cargo when `None`.
     pub runtime: Option<PathBuf>,
     pub cache: PathBuf,
@@ -190,6 +192,10 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
             h.update(p.sha256.as_bytes());
         }
         h.update(opts.source_date_epoch.to_le_bytes());
+        for a in &opts.kernel_args {
+            h.update(a.as_bytes());
+            h.update([0]);
+        }
         let d: [u8; 32] = h.finalize().into();
         d
     };
@@ -281,7 +287,7 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
     // The backup GPT's 33 sectors, rounded to a MiB.
     let disk_bytes = offset + MIB;
 
-    let cmdline = plan::cmdline(board, &[]);
+    let cmdline = plan::cmdline(board, &opts.kernel_args);
     let mut manifest = Manifest {
         format: manifest::FORMAT,
         builder: format!("edge-image {}", env!("CARGO_PKG_VERSION")),

@@ -66,6 +66,11 @@ struct BuildArgs {
     out: PathBuf,
     #[arg(long, value_enum, default_value = "raw")]
     format: Format,
+    /// An argument for the image's kernel command line (repeatable).
+    /// `edge.*` ones are the top configuration layer (`edge.role=agent`) and
+    /// are checked with the site config
+    #[arg(long = "kernel-arg", value_name = "ARG")]
+    kernel_args: Vec<String>,
     /// A static `edged` for the board's architecture (default: cargo builds
     /// it from this checkout)
     #[arg(long, value_name = "PATH")]
@@ -125,16 +130,21 @@ fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
     let name = args.config.display().to_string();
     let bytes = std::fs::read(&args.config)
         .with_context(|| format!("{name}: cannot read the site config"))?;
-    let site = match site::check(&name, bytes) {
+    let site = match site::check(&name, bytes, &args.kernel_args) {
         Ok(s) => s,
         Err(errors) => {
             for d in &errors {
                 eprintln!("{d}");
             }
             bail!(
-                "invalid: {} error{} in {name}; no image written",
+                "invalid: {} error{} in {name}{}; no image written",
                 errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
+                if errors.len() == 1 { "" } else { "s" },
+                if args.kernel_args.is_empty() {
+                    ""
+                } else {
+                    " < kernel command line"
+                }
             );
         }
     };
@@ -169,6 +179,7 @@ fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
         site,
         out: args.out.clone(),
         format: args.format,
+        kernel_args: args.kernel_args.clone(),
         runtime: args.runtime.clone(),
         cache: args.cache.clone().unwrap_or_else(default_cache),
         sources,

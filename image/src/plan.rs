@@ -57,8 +57,9 @@ pub const ROOT_APPLETS: &[&str] = &[
 ];
 
 /// The kernel command line: consoles (the last one is `/dev/console`, where
-/// `edged init` logs), the board's arguments, then the site's `edge.*` ones.
-pub fn cmdline(board: &Board, edge_args: &[String]) -> String {
+/// `edged init` logs), the board's arguments, then the build's (`edge.*`
+/// ones are the top configuration layer).
+pub fn cmdline(board: &Board, extra: &[String]) -> String {
     let mut args: Vec<String> = board
         .console
         .iter()
@@ -68,7 +69,7 @@ pub fn cmdline(board: &Board, edge_args: &[String]) -> String {
     args.push("rootwait".into());
     args.push("panic=30".into());
     args.extend(board.cmdline.iter().cloned());
-    args.extend(edge_args.iter().cloned());
+    args.extend(extra.iter().cloned());
     args.join(" ")
 }
 

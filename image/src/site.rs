@@ -25,10 +25,26 @@ pub struct Site {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Checks a site config. `name` is how diagnostics name the file.
-pub fn check(name: &str, bytes: Vec<u8>) -> Result<Site, Vec<Diagnostic>> {
-    let loaded = load(&[Input::yaml(name, Layer::Site, bytes.clone())]);
-    let errors: Vec<Diagnostic> = loaded.errors().cloned().collect();
+/// Checks a site config, with the `edge.*` arguments the image's kernel
+/// command line will carry (the top layer, as `edged init` reads them).
+/// `name` is how diagnostics name the file.
+pub fn check(name: &str, bytes: Vec<u8>, kernel_args: &[String]) -> Result<Site, Vec<Diagnostic>> {
+    let mut errors: Vec<Diagnostic> = kernel_args
+        .iter()
+        .filter(|a| a.is_empty() || a.contains(char::is_whitespace) || a.contains('"'))
+        .map(|a| {
+            Diagnostic::general(
+                "kernel command line",
+                format!("{a:?}: one argument per --kernel-arg, without spaces or quotes"),
+            )
+        })
+        .collect();
+    let mut inputs = vec![Input::yaml(name, Layer::Site, bytes.clone())];
+    if !kernel_args.is_empty() {
+        inputs.push(Input::cmdline(kernel_args.join(" ")));
+    }
+    let loaded = load(&inputs);
+    errors.extend(loaded.errors().cloned());
     let warnings: Vec<Diagnostic> = loaded.warnings().cloned().collect();
     let config = match loaded.config {
         Some(c) if errors.is_empty() => c,
@@ -51,6 +67,7 @@ mod tests {
         let s = check(
             "site.yaml",
             b"role: server\ntoken: a-bare-secret-token\n".to_vec(),
+            &[],
         )
         .expect("valid");
         assert_eq!(s.role, Some("server"));
@@ -63,6 +80,7 @@ mod tests {
             "site.yaml",
             b"role: server\ntoken: hunter2hunter2\nclustr-cidr: 10.0.0.0/8\nvip:\n  address: 10.0.0.300\n"
                 .to_vec(),
+            &[],
         )
         .expect_err("invalid");
         let text: Vec<String> = e.iter().map(ToString::to_string).collect();
@@ -78,5 +96,32 @@ mod tests {
             "{text:?}"
         );
         assert!(text.iter().all(|t| !t.contains("hunter2")), "{text:?}");
+    }
+
+    #[test]
+    fn kernel_arguments_are_the_top_layer_and_checked_with_the_site() {
+        let site = b"role: server\ntoken: a-bare-secret-token\n".to_vec();
+        let s = check(
+            "site.yaml",
+            site.clone(),
+            &[
+                "edge.role=agent".into(),
+                "edge.server=https://10.0.0.100:6443".into(),
+            ],
+        );
+        assert!(s.is_ok(), "{s:?}");
+        let e = check(
+            "site.yaml",
+            site,
+            &["edge.vip.priority=900".into(), "a b".into()],
+        )
+        .expect_err("invalid");
+        let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+        assert!(
+            text.iter()
+                .any(|t| t.starts_with("kernel command line: \"a b\": one argument")),
+            "{text:?}"
+        );
+        assert!(text.iter().any(|t| t.contains("vip.priority")), "{text:?}");
     }
 }

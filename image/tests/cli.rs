@@ -467,3 +467,28 @@ fn a_release_file_whose_signature_does_not_verify_is_refused() {
     assert!(cached_debs(&cache).is_empty());
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn kernel_arguments_are_checked_with_the_site_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = site(dir.path(), &single_server_site());
+    let (o, left) = build(
+        dir.path(),
+        &[
+            "--board",
+            "x86_64-generic",
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--kernel-arg",
+            "edge.vip.priorty=90",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", said(&o));
+    assert!(
+        stderr(&o).contains("kernel command line:1:1: vip.priorty: unknown key \"priorty\"; did you mean \"priority\"?")
+            && stderr(&o).contains("< kernel command line; no image written"),
+        "{}",
+        said(&o)
+    );
+    assert!(left.is_empty(), "{left:?}");
+}
