@@ -19,12 +19,12 @@ fn stderr(o: &Output) -> String {
 
 /// Builds with the given arguments plus `--out DIR/site.img`; returns the
 /// output and whether any file was left in DIR besides the inputs.
-fn build(dir: &Path, args: &[&str]) -> (Output, Vec<String>) {
+fn build(dir: &Path, args: &[impl AsRef<str>]) -> (Output, Vec<String>) {
     let out = dir.join("out");
     std::fs::create_dir_all(&out).expect("out dir");
     let image = out.join("site.img");
     let mut all: Vec<&str> = vec!["build", "--out", image.to_str().expect("utf-8")];
-    all.extend_from_slice(args);
+    all.extend(args.iter().map(AsRef::as_ref));
     let o = edge_image(&all, &[]);
     let left: Vec<String> = std::fs::read_dir(&out)
         .expect("out dir")
@@ -38,6 +38,32 @@ fn site(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("site.yaml");
     std::fs::write(&p, text).expect("site");
     p
+}
+
+/// `--board x86_64-generic` with a site config, a runtime, an archive and a
+/// cache, then `extra`.
+fn x86_build(
+    config: &Path,
+    runtime: &Path,
+    mirror: &str,
+    cache: &Path,
+    extra: &[&str],
+) -> Vec<String> {
+    let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    let mut args: Vec<String> = vec![
+        "--board".into(),
+        "x86_64-generic".into(),
+        "--config".into(),
+        path(config),
+        "--runtime".into(),
+        path(runtime),
+        "--mirror".into(),
+        mirror.into(),
+        "--cache".into(),
+        path(cache),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
 }
 
 #[test]
@@ -216,18 +242,7 @@ fn a_runtime_for_another_architecture_or_dynamically_linked_is_refused() {
     let cache = dir.path().join("cache");
     let (o, left) = build(
         dir.path(),
-        &[
-            "--board",
-            "x86_64-generic",
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--runtime",
-            arm.to_str().expect("utf-8"),
-            "--mirror",
-            "http://127.0.0.1:9/debian",
-            "--cache",
-            cache.to_str().expect("utf-8"),
-        ],
+        &x86_build(&config, &arm, "http://127.0.0.1:9/debian", &cache, &[]),
     );
     assert_eq!(o.status.code(), Some(1), "{}", said(&o));
     assert!(
@@ -242,18 +257,13 @@ fn a_runtime_for_another_architecture_or_dynamically_linked_is_refused() {
     // A glibc build of the host's architecture: the image has no C library.
     let (o, _) = build(
         dir.path(),
-        &[
-            "--board",
-            "x86_64-generic",
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--runtime",
-            "/bin/true",
-            "--mirror",
+        &x86_build(
+            &config,
+            Path::new("/bin/true"),
             "http://127.0.0.1:9/debian",
-            "--cache",
-            cache.to_str().expect("utf-8"),
-        ],
+            &cache,
+            &[],
+        ),
     );
     assert_eq!(o.status.code(), Some(1), "{}", said(&o));
     assert!(
@@ -274,18 +284,7 @@ fn an_unreachable_archive_with_an_empty_cache_says_what_it_could_not_get() {
     let cache = dir.path().join("cache");
     let (o, left) = build(
         dir.path(),
-        &[
-            "--board",
-            "x86_64-generic",
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--runtime",
-            runtime.to_str().expect("utf-8"),
-            "--mirror",
-            "http://127.0.0.1:9/debian",
-            "--cache",
-            cache.to_str().expect("utf-8"),
-        ],
+        &x86_build(&config, &runtime, "http://127.0.0.1:9/debian", &cache, &[]),
     );
     assert_eq!(o.status.code(), Some(1), "{}", said(&o));
     let e = stderr(&o);
@@ -377,20 +376,13 @@ fn build_through(proxy: &Proxy, dir: &Path) -> Option<(Output, Vec<String>, Path
     let cache = dir.join("cache");
     let (o, left) = build(
         dir,
-        &[
-            "--board",
-            "x86_64-generic",
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--runtime",
-            runtime.to_str().expect("utf-8"),
-            "--mirror",
+        &x86_build(
+            &config,
+            &runtime,
             &proxy.url,
-            "--suite",
-            "bookworm",
-            "--cache",
-            cache.to_str().expect("utf-8"),
-        ],
+            &cache,
+            &["--suite", "bookworm"],
+        ),
     );
     Some((o, left, cache))
 }
