@@ -14,8 +14,10 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber. `level` is used when `RUST_LOG` is unset.
-/// Colours only when stderr is a terminal: journald, files and pipes get
-/// plain lines.
+/// Colours only when stderr is a terminal, and never for PID 1 (`edged
+/// init`), whose terminal is the console: usually a serial line captured to
+/// a file, where escape codes are noise. Journald, files and pipes get plain
+/// lines.
 pub fn init(format: LogFormat, level: &str) {
     use std::io::IsTerminal;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -24,7 +26,7 @@ pub fn init(format: LogFormat, level: &str) {
     });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(std::io::stderr().is_terminal() && std::process::id() != 1)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
