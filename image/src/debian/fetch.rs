@@ -629,7 +629,7 @@ fn wanted_indexes(
     out.into_values().collect()
 }
 
-/// `http://deb.debian.org/debian` → `deb.debian.org_debian`.
+/// `http://mirror.example/debian` → `mirror.example_debian`.
 fn uri_key(uri: &str) -> String {
     let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
     rest.trim_end_matches('/')
@@ -874,8 +874,8 @@ mod tests {
     #[test]
     fn cache_names() {
         assert_eq!(
-            uri_key("http://deb.debian.org/debian/"),
-            "deb.debian.org_debian"
+            uri_key("http://mirror.example/debian/"),
+            "mirror.example_debian"
         );
         assert_eq!(uri_key("https://h:8080/a/b"), "h_8080_a_b");
         let tmp = temp_path(Path::new("/c/debs/x.deb"));
