@@ -2,24 +2,17 @@
 //! initramfs `/init`, the DHCP hook, `os-release`, the Pi's `config.txt`, the
 //! `edge.yaml` template, and the identifiers derived from the build's inputs.
 //!
-//! Owns the contract between the image and `edged init`: partition labels,
-//! where the site config lives in the root, and how PID 1 is reached. Must not
-//! do IO: [`crate::build`] writes what this module says.
+//! Owns how the image reaches `edged init` (the initramfs, PID 1, the DHCP
+//! hook); the partition labels and the site config's path are
+//! [`edge_config::device`]'s, shared with `edged init`. Must not do IO:
+//! [`crate::build`] writes what this module says.
 
 use sha2::{Digest, Sha256};
 
 use crate::board::{Board, Boot};
 
-/// Partition labels (GPT names; the FAT volume label for EDGE-BOOT, the ext4
-/// label for EDGE-DATA). `edged init` finds its partitions by these.
-pub const BOOT_LABEL: &str = "EDGE-BOOT";
-pub const ROOT_A_LABEL: &str = "EDGE-ROOT-A";
-pub const ROOT_B_LABEL: &str = "EDGE-ROOT-B";
-pub const DATA_LABEL: &str = "EDGE-DATA";
-
-/// Where the site config is in the root filesystem (`edged init`'s
-/// `Layout::device().site_config`).
-pub const SITE_CONFIG: &str = "usr/lib/edge/site.yaml";
+/// Partition labels and the site config's place, as `edged init` reads them.
+pub use edge_config::device::{BOOT_LABEL, DATA_LABEL, ROOT_A_LABEL, ROOT_B_LABEL, SITE_CONFIG};
 /// The runtime in the root filesystem; `edged init` is PID 1.
 pub const RUNTIME: &str = "usr/bin/edged";
 /// The image's own description on EDGE-BOOT, read by `edge-image inspect`.

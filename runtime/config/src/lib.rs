@@ -7,7 +7,8 @@
 //! alternative names). `server` reads `edged server`'s flags and runtime
 //! config file; `tree`, `edge`, `validate`, `render` and `scrub` are the
 //! device model (`edge.yaml`, the image's site config, `edge.*` kernel
-//! arguments) that `edged init`, `edgectl config` and `edge-image` share.
+//! arguments) that `edged init`, `edgectl config` and `edge-image` share;
+//! `device` names the partitions and paths an image and `edged init` agree on.
 //!
 //! Owns parsing and validation of everything an operator writes. Must not
 //! start anything or do IO beyond reading the files it is pointed at: no
@@ -17,6 +18,7 @@
 //! (only on `vrrp`'s value types).
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod device;
 pub mod edge;
 pub mod endpoint;
 #[doc(hidden)]

@@ -17,8 +17,7 @@ use std::path::{Path, PathBuf};
 use edge_config::render::RuntimePaths;
 
 /// Partition labels, as the image builder writes them.
-pub const BOOT_LABEL: &str = "EDGE-BOOT";
-pub const DATA_LABEL: &str = "EDGE-DATA";
+pub use edge_config::device::{BOOT_LABEL, DATA_LABEL};
 
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -49,7 +48,7 @@ impl Layout {
     fn at(base: &Path, root: Option<PathBuf>) -> Self {
         Self {
             root,
-            site_config: base.join("usr/lib/edge/site.yaml"),
+            site_config: base.join(edge_config::device::SITE_CONFIG),
             boot_mount: base.join("boot"),
             data_mount: base.join("var/lib/edge"),
             etc_edge: base.join("etc/edge"),
