@@ -84,6 +84,15 @@ pub enum BuildError {
     },
 }
 
+impl BuildError {
+    fn output(path: &Path, cause: impl std::fmt::Display) -> Self {
+        Self::Output {
+            path: path.to_owned(),
+            cause: cause.to_string(),
+        }
+    }
+}
+
 fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> BuildError + 'a {
     move |cause| BuildError::Io {
         what,
@@ -114,10 +123,7 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
     let mut raw = tempfile::Builder::new()
         .prefix(".edge-image-")
         .tempfile_in(&out_dir)
-        .map_err(|e| BuildError::Output {
-            path: opts.out.clone(),
-            cause: e.to_string(),
-        })?;
+        .map_err(|e| BuildError::output(&opts.out, e))?;
 
     // 2. The runtime: given, or built for the board's target.
     let runtime_path = match &opts.runtime {
@@ -288,7 +294,7 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
     let disk_bytes = offset + MIB;
 
     let cmdline = plan::cmdline(board, &opts.kernel_args);
-    let mut manifest = Manifest {
+    let manifest = Manifest {
         format: manifest::FORMAT,
         builder: format!("edge-image {}", env!("CARGO_PKG_VERSION")),
         board: board.name.clone(),
@@ -382,10 +388,8 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
     let file = raw.as_file_mut();
     let out = opts.out.clone();
     let mut task = opts.progress.task("writing image", Some(disk_bytes));
-    file.set_len(disk_bytes).map_err(|e| BuildError::Output {
-        path: out.clone(),
-        cause: e.to_string(),
-    })?;
+    file.set_len(disk_bytes)
+        .map_err(|e| BuildError::output(&out, e))?;
     match board.partitions.table {
         Table::Gpt => {
             let gpt = disk::gpt::Gpt {
@@ -439,17 +443,11 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
         if let Some(fs) = fs {
             file.seek(SeekFrom::Start(*offset))
                 .and_then(|_| file.write_all(fs))
-                .map_err(|e| BuildError::Output {
-                    path: out.clone(),
-                    cause: e.to_string(),
-                })?;
+                .map_err(|e| BuildError::output(&out, e))?;
             task.advance(fs.len() as u64);
         }
     }
-    file.sync_all().map_err(|e| BuildError::Output {
-        path: out.clone(),
-        cause: e.to_string(),
-    })?;
+    file.sync_all().map_err(|e| BuildError::output(&out, e))?;
     task.finish("done");
 
     // 10. The requested format, then the name; the hash and manifest beside.
@@ -459,10 +457,7 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
             let q = tempfile::Builder::new()
                 .prefix(".edge-image-")
                 .tempfile_in(&out_dir)
-                .map_err(|e| BuildError::Output {
-                    path: out.clone(),
-                    cause: e.to_string(),
-                })?;
+                .map_err(|e| BuildError::output(&out, e))?;
             run_tool(
                 Command::new("qemu-img")
                     .args(["convert", "-f", "raw", "-O", "qcow2"])
@@ -474,10 +469,9 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
         }
     };
     let sha256 = sha256_file(final_tmp.path())?;
-    final_tmp.persist(&out).map_err(|e| BuildError::Output {
-        path: out.clone(),
-        cause: e.error.to_string(),
-    })?;
+    final_tmp
+        .persist(&out)
+        .map_err(|e| BuildError::output(&out, e.error))?;
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -489,7 +483,6 @@ pub fn build(opts: &Options) -> Result<Built, BuildError> {
     };
     std::fs::write(sidecar(".sha256"), format!("{sha256}  {name}\n"))
         .map_err(io("cannot write", &sidecar(".sha256")))?;
-    manifest.disk_bytes = disk_bytes;
     std::fs::write(sidecar(".manifest.json"), manifest.to_json())
         .map_err(io("cannot write", &sidecar(".manifest.json")))?;
     Ok(Built {
@@ -509,8 +502,8 @@ struct Kernel {
     /// Modules built into this kernel (`modules.builtin`): a board may name
     /// them (the same driver is a module in another flavour); nothing to load.
     builtin: std::collections::BTreeSet<String>,
-    /// Device-tree files by path relative to the kernel's dtb directory.
-    dtbs: std::collections::BTreeMap<String, Vec<u8>>,
+    /// The board's device tree (Pi boards).
+    dtb: Option<Vec<u8>>,
 }
 
 impl Kernel {
@@ -535,7 +528,7 @@ impl Kernel {
         let mut vmlinuz = None;
         let mut release = None;
         let mut files = Vec::new();
-        let mut dtbs = std::collections::BTreeMap::new();
+        let mut dtb = None;
         let mut builtin = std::collections::BTreeSet::new();
         for e in entries {
             let debian::deb::EntryKind::File(data) = e.kind else {
@@ -556,8 +549,8 @@ impl Kernel {
                     Some((_, rel)) => files.push((rel.to_owned(), data)),
                     None => {}
                 }
-            } else if let Some(d) = &want_dtb {
-                dtbs.insert(d.clone(), data);
+            } else if want_dtb.is_some() {
+                dtb = Some(data);
             }
         }
         let (Some(vmlinuz), Some(release)) = (vmlinuz, release) else {
@@ -567,7 +560,7 @@ impl Kernel {
         };
         let modules = disk::kmod::index(files).map_err(|e| pkg_err(e.to_string()))?;
         if let Some(d) = &want_dtb
-            && !dtbs.contains_key(d)
+            && dtb.is_none()
         {
             return Err(pkg_err(format!(
                 "no device tree {d} under usr/lib/linux-image-{release}/ (board device-tree)"
@@ -578,7 +571,7 @@ impl Kernel {
             vmlinuz,
             modules,
             builtin,
-            dtbs,
+            dtb,
         })
     }
 }
@@ -644,7 +637,7 @@ fn boot_files(board: &Board, b: &BootInputs<'_>) -> Result<Vec<disk::fat::FatEnt
             let dtb_name = device_tree.rsplit('/').next().unwrap_or(device_tree);
             out.push(disk::fat::FatEntry::file(
                 dtb_name,
-                b.kernel.dtbs[device_tree].clone(),
+                b.kernel.dtb.clone().unwrap_or_default(),
             ));
             out.push(disk::fat::FatEntry::file(
                 "vmlinuz",
