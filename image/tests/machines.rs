@@ -124,11 +124,7 @@ fn boot_partition(image: &Path) -> (u64, Vec<u8>) {
         .expect("EDGE-BOOT");
     let offset = p.first_lba * 512;
     let len = (p.last_lba + 1 - p.first_lba) * 512;
-    let bytes = std::fs::read(image).expect("read image");
-    (
-        offset,
-        bytes[offset as usize..(offset + len) as usize].to_vec(),
-    )
+    (offset, support::read_range(image, offset, len))
 }
 
 #[test]
@@ -246,10 +242,7 @@ fn two_builds_with_the_same_inputs_are_byte_identical() {
         s.split_whitespace().next().expect("hash").to_owned()
     };
     assert_eq!(sha(&first), sha(&second), "the images' hashes differ");
-    assert!(
-        std::fs::read(&first).expect("first") == std::fs::read(&second).expect("second"),
-        "the images differ"
-    );
+    assert!(support::same_bytes(&first, &second), "the images differ");
     let manifest = |p: &Path| {
         std::fs::read_to_string(format!("{}.manifest.json", p.display())).expect("manifest")
     };
@@ -300,10 +293,12 @@ fn the_raspberry_pi_4_image_is_what_its_firmware_reads() {
     let mbr = edge_image::disk::mbr::Mbr::read(&mut f).expect("MBR");
     let first = &mbr.partitions[0];
     assert!(first.bootable && first.kind == edge_image::disk::mbr::FAT32_LBA);
-    let bytes = std::fs::read(&image).expect("image");
-    let start = u64::from(first.first_lba) * 512;
-    let end = start + u64::from(first.sectors) * 512;
-    let files = fat::read_fat(&bytes[start as usize..end as usize]).expect("FAT");
+    let boot = support::read_range(
+        &image,
+        u64::from(first.first_lba) * 512,
+        u64::from(first.sectors) * 512,
+    );
+    let files = fat::read_fat(&boot).expect("FAT");
     let file = |name: &str| {
         files
             .iter()
@@ -360,33 +355,17 @@ fn a_qcow2_image_holds_the_same_disk_as_the_raw_one() {
     let Some(raw) = shared_image("x86_64-generic", "x86_64-unknown-linux-musl") else {
         return;
     };
-    let Some(runtime) = support::runtime("x86_64-unknown-linux-musl") else {
+    let work = tempfile::tempdir().expect("tempdir");
+    let Some(qcow2) = support::build_image_to(
+        "x86_64-generic",
+        "x86_64-unknown-linux-musl",
+        &single_server_site(),
+        &work.path().join("site.qcow2"),
+        &["--format", "qcow2"],
+    ) else {
         return;
     };
-    let work = tempfile::tempdir().expect("tempdir");
-    let config = work.path().join("site.yaml");
-    std::fs::write(&config, single_server_site()).expect("site");
-    let qcow2 = work.path().join("site.qcow2");
-    let o = support::edge_image(
-        &[
-            "build",
-            "--board",
-            "x86_64-generic",
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--out",
-            qcow2.to_str().expect("utf-8"),
-            "--format",
-            "qcow2",
-            "--runtime",
-            runtime.to_str().expect("utf-8"),
-            "--cache",
-            support::cache_dir().to_str().expect("utf-8"),
-        ],
-        &[("SOURCE_DATE_EPOCH", "1765000000")],
-    );
-    assert!(o.status.success(), "{}", said(&o));
-    assert_eq!(&std::fs::read(&qcow2).expect("qcow2")[..4], b"QFI\xfb");
+    assert_eq!(support::read_range(&qcow2, 0, 4), b"QFI\xfb");
     let back = work.path().join("back.raw");
     let c = Command::new("qemu-img")
         .args(["convert", "-f", "qcow2", "-O", "raw"])
@@ -396,7 +375,7 @@ fn a_qcow2_image_holds_the_same_disk_as_the_raw_one() {
         .expect("qemu-img");
     assert!(c.status.success(), "{}", said(&c));
     assert!(
-        std::fs::read(&back).expect("back") == std::fs::read(&raw).expect("raw"),
+        support::same_bytes(&back, &raw),
         "the qcow2 image's disk differs from the raw image"
     );
     let o = support::edge_image(

@@ -125,28 +125,72 @@ pub fn build_image(
     dir: &Path,
     name: &str,
 ) -> Option<PathBuf> {
+    build_image_to(board, target, site, &dir.join(format!("{name}.img")), &[])
+}
+
+/// [`build_image`] into `out`, with more arguments (`--format qcow2`).
+pub fn build_image_to(
+    board: &str,
+    target: &str,
+    site: &str,
+    out: &Path,
+    extra: &[&str],
+) -> Option<PathBuf> {
     let runtime = runtime(target)?;
-    let config = dir.join(format!("{name}.site.yaml"));
+    let mut config = out.as_os_str().to_owned();
+    config.push(".site.yaml");
+    let config = PathBuf::from(config);
     std::fs::write(&config, site).expect("site config");
-    let out = dir.join(format!("{name}.img"));
-    let o = edge_image(
-        &[
-            "build",
-            "--board",
-            board,
-            "--config",
-            config.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-            "--runtime",
-            runtime.to_str().expect("utf-8"),
-            "--cache",
-            cache_dir().to_str().expect("utf-8"),
-        ],
-        &[("SOURCE_DATE_EPOCH", "1765000000")],
-    );
+    let mut args = vec![
+        "build",
+        "--board",
+        board,
+        "--config",
+        config.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--runtime",
+        runtime.to_str().expect("utf-8"),
+    ];
+    let cache = cache_dir();
+    args.extend(["--cache", cache.to_str().expect("utf-8")]);
+    args.extend_from_slice(extra);
+    let o = edge_image(&args, &[("SOURCE_DATE_EPOCH", "1765000000")]);
     assert!(o.status.success(), "edge-image build {board}: {}", said(&o));
-    Some(out)
+    Some(out.to_owned())
+}
+
+/// `len` bytes of `path` from `offset` (a partition of an image).
+pub fn read_range(path: &Path, offset: u64, len: u64) -> Vec<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(path).expect("open image");
+    f.seek(SeekFrom::Start(offset)).expect("seek");
+    let mut buf = vec![0; usize::try_from(len).expect("size")];
+    f.read_exact(&mut buf).expect("read");
+    buf
+}
+
+/// Whether two files hold the same bytes, read a MiB at a time.
+pub fn same_bytes(a: &Path, b: &Path) -> bool {
+    use std::io::Read;
+    let (mut fa, mut fb) = (
+        std::fs::File::open(a).expect("open"),
+        std::fs::File::open(b).expect("open"),
+    );
+    if fa.metadata().expect("meta").len() != fb.metadata().expect("meta").len() {
+        return false;
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = fa.read(&mut ba).expect("read");
+        if n == 0 {
+            return true;
+        }
+        fb.read_exact(&mut bb[..n]).expect("read");
+        if ba[..n] != bb[..n] {
+            return false;
+        }
+    }
 }
 
 /// One QEMU run at a time in a test binary: two guests under software
