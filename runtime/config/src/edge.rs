@@ -26,7 +26,7 @@ use crate::endpoint::{Backend, Endpoint, TlsFiles};
 use crate::secret::Secret;
 use crate::server::{DISABLABLE, EdgeHome, edge_home, server_flags};
 use crate::token::{Token, TokenError};
-use crate::types::{Cidr, FileMode, Label, NodeName, Taint, is_dns_subdomain};
+use crate::types::{Cidr, FileMode, Interval, Label, NodeName, Taint, is_dns_subdomain};
 
 /// A leaf value: parsed from text, rendered to JSON, described for editors.
 pub trait Leaf: Sized {
@@ -727,6 +727,7 @@ leaf_via_str!(Label, "Label", {"type": "string", "description": "a node label, k
 leaf_via_str!(Taint, "Taint", {"type": "string", "description": "a node taint, key=value:Effect (NoSchedule, PreferNoSchedule, NoExecute)",
     "examples": ["CriticalAddonsOnly=true:NoExecute"]});
 leaf_via_str!(FileMode, "FileMode", {"type": "string", "pattern": "^0?[0-7]{3}$", "description": "a file mode in octal, e.g. 0600"});
+leaf_via_str!(Interval, "Duration", {"type": "string", "pattern": "^([0-9]+(ms|s|m|h))+$", "description": "a duration, e.g. 40s, 500ms or 1m30s"});
 leaf_via_str!(IpAddr, "IpAddress", {"type": "string", "description": "an IP address"});
 leaf_via_str!(Ipv4Addr, "Ipv4Address", {"type": "string", "description": "an IPv4 address"});
 leaf_via_str!(vrrp::VirtualIp, "VirtualIp", {"type": "string",
@@ -865,6 +866,10 @@ pub struct EdgeFile {
     /// Encrypt Secret data at rest in the datastore.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secrets_encryption: Option<bool>,
+    /// How long a node may stay silent before it is marked unreachable.
+    /// Default: 40s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_monitor_grace_period: Option<Text<Interval>>,
     /// Mode of the admin kubeconfig, octal. Default: 0600.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_kubeconfig_mode: Option<Text<FileMode>>,
@@ -936,24 +941,15 @@ pub fn json_schema() -> Json {
     schema
 }
 
-/// Flags an agent takes too (the agent's own flag set will say this once
-/// `edged agent` exists).
-const BOTH_ROLES: &[&str] = &[
-    "token",
-    "token-file",
-    "node-name",
-    "node-ip",
-    "node-label",
-    "node-taint",
-];
-
 /// Keys that only a server uses: where edge.yaml keeps each `edged server`
 /// flag that an agent does not take, and `cluster-size`.
 pub fn server_keys() -> Vec<String> {
     let mut keys = vec!["cluster-size".to_owned()];
+    // Flags an agent takes too (the token, node-*) are no server-only keys.
+    let agent = crate::agent::agent_flags();
     for flag in server_flags() {
         let key = match edge_home(&flag) {
-            _ if BOTH_ROLES.contains(&flag.as_str()) => continue,
+            _ if agent.contains(&flag) => continue,
             EdgeHome::Init => continue,
             EdgeHome::Top => flag,
             EdgeHome::Vip(_) => "vip".to_owned(),

@@ -18,6 +18,7 @@
 //! (only on `vrrp`'s value types).
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod agent;
 pub mod device;
 pub mod edge;
 pub mod endpoint;

@@ -104,7 +104,7 @@ fn server_keys(config: &EdgeConfig, paths: &RuntimePaths, m: &mut Map<String, Js
             // Written by runtime_config for both roles, or not at all (the
             // token itself, --config).
             (_, EdgeHome::Init) | ("token" | "token-file", _) => None,
-            (name, _) if name.starts_with("node-") => None,
+            ("node-name" | "node-ip" | "node-label" | "node-taint", _) => None,
             ("datastore-endpoint", _) => f
                 .datastore_endpoint
                 .as_ref()

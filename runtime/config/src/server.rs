@@ -19,7 +19,7 @@ use crate::ConfigError;
 use crate::endpoint::{Endpoint, TlsFiles};
 use crate::secret::Secret;
 use crate::token::Token;
-use crate::types::{Cidr, FileMode, Label, NodeName, Taint};
+use crate::types::{Cidr, FileMode, Interval, Label, NodeName, Taint};
 use vrrp::{AdvertInterval, ChecksumMode, InterfaceName, Priority, VirtualIp, Vrid};
 
 /// The default config file, read when it exists and `--config` is not given.
@@ -136,6 +136,11 @@ pub struct ServerArgs {
     /// Encrypt Secret data at rest in the datastore
     #[arg(long, env = "EDGE_SECRETS_ENCRYPTION", num_args = 0..=1, default_missing_value = "true", require_equals = true)]
     pub secrets_encryption: Option<bool>,
+
+    /// How long a node may go without renewing its Lease before the leader
+    /// marks it Ready=Unknown and taints it unreachable [default: 40s]
+    #[arg(long, env = "EDGE_NODE_MONITOR_GRACE_PERIOD", value_name = "DURATION")]
+    pub node_monitor_grace_period: Option<Interval>,
 
     /// Write the admin kubeconfig here [default: /etc/edge/edge.yaml as root,
     /// else <data-dir>/edge.yaml]
@@ -299,13 +304,22 @@ pub fn edge_home(name: &str) -> EdgeHome {
     }
 }
 
-/// Reads a runtime config file (`--config`): each key a long flag name, each
+/// Reads `edged server`'s runtime config file (`--config`): see
+/// [`read_flags_file`].
+pub fn read_config_file(path: &Path) -> Result<ServerArgs, ConfigError> {
+    read_flags_file(path, server_command())
+}
+
+/// Reads a runtime config file (`--config`) for the flags of `command` (a
+/// role's clap command, built from `A`): each key a long flag name, each
 /// value what the flag takes on the command line (a list for a repeatable
 /// flag), parsed by that flag's own value parser, so the file accepts
 /// exactly what the flag accepts. Errors carry the file, line and column.
-pub fn read_config_file(path: &Path) -> Result<ServerArgs, ConfigError> {
+pub fn read_flags_file<A>(path: &Path, command: clap::Command) -> Result<A, ConfigError>
+where
+    A: Default + clap::FromArgMatches,
+{
     use crate::tree::{self, Layer, Scalar, Source, Value};
-    use clap::FromArgMatches as _;
 
     let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_owned(),
@@ -333,16 +347,17 @@ pub fn read_config_file(path: &Path) -> Result<ServerArgs, ConfigError> {
     };
     // The file is its own layer, below the environment: EDGE_* must not
     // fill in a flag here.
-    let command = server_command()
-        .no_binary_name(true)
-        .mut_args(|a| a.env(None));
-    let flags = server_flags();
+    let command = command.no_binary_name(true).mut_args(|a| a.env(None));
+    let flags: Vec<String> = command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_owned))
+        .collect();
     let keys: Vec<&str> = flags
         .iter()
         .map(String::as_str)
         .filter(|k| *k != "config")
         .collect();
-    let mut args = ServerArgs::default();
+    let mut args = A::default();
     for entry in entries {
         let key = entry.key.as_str();
         let arg = command
@@ -593,7 +608,13 @@ pub struct ServerConfig {
     pub write_kubeconfig_mode: FileMode,
     /// `--vip`: the virtual IP this server competes for, if any.
     pub vip: Option<VipConfig>,
+    /// `--node-monitor-grace-period`.
+    pub node_monitor_grace_period: std::time::Duration,
 }
+
+/// `--node-monitor-grace-period`'s default (kube-controller-manager's).
+pub const DEFAULT_NODE_MONITOR_GRACE_PERIOD: std::time::Duration =
+    std::time::Duration::from_secs(40);
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -776,6 +797,10 @@ impl ServerArgs {
                 .or(file.write_kubeconfig_mode)
                 .unwrap_or(FileMode(0o600)),
             vip,
+            node_monitor_grace_period: self
+                .node_monitor_grace_period
+                .or(file.node_monitor_grace_period)
+                .map_or(DEFAULT_NODE_MONITOR_GRACE_PERIOD, |i| i.0),
             data_dir,
         })
     }

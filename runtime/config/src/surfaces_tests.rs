@@ -116,7 +116,7 @@ fn a_full_edge_yaml_renders_every_flag() {
          cluster-domain: edge.local\ndisable: [traefik]\n\
          disable-helm-controller: true\ndisable-kube-proxy: true\n\
          disable-network-policy: true\nsecrets-encryption: true\n\
-         write-kubeconfig-mode: \"0644\"\n";
+         write-kubeconfig-mode: \"0644\"\nnode-monitor-grace-period: 20s\n";
     let config = load(&[Input::yaml("edge.yaml", Layer::Device, edge)])
         .into_result()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -169,6 +169,7 @@ fn server_only_keys_come_from_the_flags() {
         "disable-network-policy",
         "secrets-encryption",
         "write-kubeconfig-mode",
+        "node-monitor-grace-period",
     ]
     .into_iter()
     .map(str::to_owned)

@@ -390,9 +390,73 @@ impl fmt::Display for FileMode {
 
 serde_via_str!(FileMode);
 
+/// A duration as Kubernetes flags write one: a number and a unit, or
+/// several (`500ms`, `10s`, `1m30s`, `2h`). At least 1 ms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Interval(pub std::time::Duration);
+
+impl FromStr for Interval {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!("{s:?} is not a duration: expected a number and a unit (ms, s, m, h), e.g. 10s, 500ms or 1m30s")
+        };
+        let mut total = std::time::Duration::ZERO;
+        let mut rest = s.trim();
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        while !rest.is_empty() {
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+            let part = match &rest[..unit] {
+                "ms" => std::time::Duration::from_millis(n),
+                "s" => std::time::Duration::from_secs(n),
+                "m" => std::time::Duration::from_secs(n.saturating_mul(60)),
+                "h" => std::time::Duration::from_secs(n.saturating_mul(3600)),
+                _ => return Err(bad()),
+            };
+            rest = &rest[unit..];
+            total = total.saturating_add(part);
+        }
+        if total < std::time::Duration::from_millis(1) {
+            return Err(format!("{s:?} is too short: at least 1ms"));
+        }
+        Ok(Self(total))
+    }
+}
+
+impl fmt::Display for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms % 1000 == 0 {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
+    }
+}
+
+serde_via_str!(Interval);
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn intervals() {
+        let d = |s: &str| s.parse::<Interval>().map(|i| i.0);
+        assert_eq!(d("10s"), Ok(std::time::Duration::from_secs(10)));
+        assert_eq!(d("500ms"), Ok(std::time::Duration::from_millis(500)));
+        assert_eq!(d("1m30s"), Ok(std::time::Duration::from_secs(90)));
+        assert_eq!("40s".parse::<Interval>().expect("ok").to_string(), "40s");
+        for bad in ["", "10", "s", "10x", "-1s", "0s"] {
+            assert!(d(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn cidrs() {
