@@ -4,6 +4,7 @@
 //! datastore over SQL), roles (server, agent, init), and thin binaries.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod agent;
 pub mod apiserver;
 pub mod boot;
 pub mod controllers;
@@ -12,4 +13,5 @@ pub mod https;
 pub mod join;
 pub mod logging;
 pub mod server;
+pub mod tunnel;
 pub mod vip;

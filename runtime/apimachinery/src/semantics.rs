@@ -177,7 +177,11 @@ pub fn on_update(
         }
     }
     match (rt.group, rt.kind) {
-        ("", "Secret") => default_secret(&mut new)?,
+        ("", "Secret") => {
+            default_secret(&mut new)?;
+            check_immutable(kind, name, old, &new, &["data", "type"])?;
+        }
+        ("", "ConfigMap") => check_immutable(kind, name, old, &new, &["data", "binaryData"])?,
         ("", "Service") => {
             // The cluster IP is immutable once allocated.
             let old_ip = old.pointer("/spec/clusterIP").cloned();
@@ -209,6 +213,40 @@ pub fn on_update(
 }
 
 /// `stringData` is write-only: merged into `data` (base64) and dropped.
+/// A Secret or ConfigMap marked `immutable: true` keeps its content and
+/// stays immutable (its metadata may still change), as kube-apiserver rules.
+fn check_immutable(
+    kind: GroupKind<'_>,
+    name: &str,
+    old: &Value,
+    new: &Value,
+    fields: &[&str],
+) -> Result<(), ApiError> {
+    if old.get("immutable") != Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    if new.get("immutable") != Some(&Value::Bool(true)) {
+        errors.push(FieldError::forbidden(
+            "immutable",
+            "field is immutable when `immutable` is set",
+        ));
+    }
+    for field in fields {
+        if old.get(*field) != new.get(*field) {
+            errors.push(FieldError::forbidden(
+                *field,
+                "field is immutable when `immutable` is set",
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(kind, name, &errors))
+    }
+}
+
 fn default_secret(object: &mut Value) -> Result<(), ApiError> {
     use base64::Engine as _;
     if object.get("type").is_none() {

@@ -90,7 +90,11 @@ pub struct AgentArgs {
     pub lb_server_port: Option<u16>,
 
     /// How often the node renews its Lease and checks its status [default: 10s]
-    #[arg(long, env = "EDGE_NODE_STATUS_UPDATE_FREQUENCY", value_name = "DURATION")]
+    #[arg(
+        long,
+        env = "EDGE_NODE_STATUS_UPDATE_FREQUENCY",
+        value_name = "DURATION"
+    )]
     pub node_status_update_frequency: Option<Interval>,
 }
 
@@ -153,7 +157,10 @@ impl AgentArgs {
                           fixed registration address, usually the servers' virtual IP"
                     .into(),
             })?;
-        let token = match (self.token.or(file.token), self.token_file.or(file.token_file)) {
+        let token = match (
+            self.token.or(file.token),
+            self.token_file.or(file.token_file),
+        ) {
             (Some(t), _) => t,
             (None, Some(path)) => {
                 let text = Secret::new(std::fs::read_to_string(&path).map_err(|source| {

@@ -400,7 +400,9 @@ impl FromStr for Interval {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || {
-            format!("{s:?} is not a duration: expected a number and a unit (ms, s, m, h), e.g. 10s, 500ms or 1m30s")
+            format!(
+                "{s:?} is not a duration: expected a number and a unit (ms, s, m, h), e.g. 10s, 500ms or 1m30s"
+            )
         };
         let mut total = std::time::Duration::ZERO;
         let mut rest = s.trim();

@@ -265,6 +265,35 @@ impl CertificateAuthority {
         self.sign_client_csr_at(csr_pem, user, groups, unix_now(), LEAF_VALIDITY_DAYS * DAY)
     }
 
+    /// Signs a serving certificate for the public key of a PEM PKCS#10 CSR
+    /// (a kubelet's): CN = `common_name`, SANs = `sans` (the signer's
+    /// decision, not the request's), serverAuth, one year.
+    pub fn sign_serving_csr(
+        &self,
+        csr_pem: &str,
+        common_name: &str,
+        sans: &[San],
+    ) -> Result<String, PkiError> {
+        let what = format!("serving certificate {common_name} from a CSR");
+        let csr = parse_csr(csr_pem)?;
+        if sans.is_empty() {
+            return Err(PkiError::Issue {
+                what,
+                reason: "no subject alternative names were given".into(),
+            });
+        }
+        let mut params = leaf_params(common_name, &[], unix_now(), LEAF_VALIDITY_DAYS * DAY)?;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.subject_alt_names = sans.iter().map(san_to_rcgen).collect::<Result<_, _>>()?;
+        let cert = params
+            .signed_by(&csr.public_key, &self.issuer()?)
+            .map_err(|e| PkiError::Issue {
+                what,
+                reason: rcgen_reason(&e),
+            })?;
+        Ok(cert.pem())
+    }
+
     pub(crate) fn sign_client_csr_at(
         &self,
         csr_pem: &str,
@@ -273,23 +302,7 @@ impl CertificateAuthority {
         now: i64,
         validity_secs: i64,
     ) -> Result<String, PkiError> {
-        let csr = CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| {
-            let reason = match e {
-                rcgen::Error::InvalidCertificationRequestSignature => {
-                    "its signature does not verify (altered, or signed with another key)".into()
-                }
-                rcgen::Error::CouldNotParseCertificationRequest => {
-                    "it is not a PEM PKCS#10 request (BEGIN CERTIFICATE REQUEST)".into()
-                }
-                rcgen::Error::UnsupportedExtension => {
-                    "it requests an extension Edgeplane does not handle; request no \
-                     extensions, the signer sets them"
-                        .into()
-                }
-                other => rcgen_reason(&other),
-            };
-            PkiError::Csr { reason }
-        })?;
+        let csr = parse_csr(csr_pem)?;
         let what = format!("client certificate for {user:?} from a CSR");
         let mut params = client_params(user, groups, now, validity_secs, &what)?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
@@ -376,6 +389,27 @@ fn set_validity(params: &mut CertificateParams, from: i64, until: i64) -> Result
     params.not_before = at(from)?;
     params.not_after = at(until)?;
     Ok(())
+}
+
+/// A PEM PKCS#10 request whose signature verifies (its holder has the key).
+fn parse_csr(csr_pem: &str) -> Result<CertificateSigningRequestParams, PkiError> {
+    CertificateSigningRequestParams::from_pem(csr_pem).map_err(|e| {
+        let reason = match e {
+            rcgen::Error::InvalidCertificationRequestSignature => {
+                "its signature does not verify (altered, or signed with another key)".into()
+            }
+            rcgen::Error::CouldNotParseCertificationRequest => {
+                "it is not a PEM PKCS#10 request (BEGIN CERTIFICATE REQUEST)".into()
+            }
+            rcgen::Error::UnsupportedExtension => {
+                "it requests an extension Edgeplane does not handle; request no \
+                 extensions, the signer sets them"
+                    .into()
+            }
+            other => rcgen_reason(&other),
+        };
+        PkiError::Csr { reason }
+    })
 }
 
 fn leaf_params(

@@ -227,10 +227,10 @@ pub fn decide(who: &Identity, a: &Attributes<'_>) -> Result<(), String> {
             ("", "nodes") => {
                 read || a.verb == "create" || (own && matches!(a.verb, "update" | "patch"))
             }
+            // A create names its Lease in the body: the handler checks it is the node's own.
             ("coordination.k8s.io", "leases") => {
                 a.namespace == Some("kube-node-lease")
-                    && own
-                    && matches!(a.verb, "get" | "create" | "update" | "patch")
+                    && (a.verb == "create" || (own && matches!(a.verb, "get" | "update" | "patch")))
             }
             ("", "events") => matches!(a.verb, "create" | "update" | "patch"),
             ("", "namespaces" | "services" | "endpoints" | "configmaps") => read,

@@ -420,9 +420,9 @@ impl Api {
             let answered = super::review::answer(rt, call.who, object)?;
             return self.object_response(call, StatusCode::CREATED, &answered, &warnings);
         }
-        // Node restriction: a node may create only its own Node.
+        // Node restriction: a node may create only its own Node and Lease.
         if let Some(node) = call.who.node_name()
-            && rt.kind == "Node"
+            && matches!(rt.kind, "Node" | "Lease")
         {
             let name = object
                 .pointer("/metadata/name")
@@ -432,7 +432,7 @@ impl Api {
                 return Err(ApiError::forbidden(
                     call.group_resource(),
                     name,
-                    &format!("node \"{node}\" may only create its own Node object"),
+                    &format!("node \"{node}\" may only create its own {} object", rt.kind),
                 ));
             }
         }

@@ -312,6 +312,12 @@ async fn kubernetes(
         Ok(who) => who,
         Err(e) => return error_response(&e),
     };
+    if let Some((node, rest)) = node_proxy_path(&path) {
+        return match proxy_to_node(&shared, &who, node, rest, req).await {
+            Ok(response) => response,
+            Err(e) => error_response(&e),
+        };
+    }
     let query: HashMap<String, String> = query_map(req.uri().query());
     let method = req.method().clone();
     let target = match request::parse(&method, &path, &query) {
@@ -341,6 +347,60 @@ async fn kubernetes(
             response
         }
     }
+}
+
+/// `/api/v1/nodes/NAME/proxy[/REST]` as (NAME, `/REST`).
+fn node_proxy_path(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/api/v1/nodes/")?;
+    let (node, rest) = rest.split_once('/')?;
+    let rest = rest.strip_prefix("proxy")?;
+    if !(rest.is_empty() || rest.starts_with('/')) || node.is_empty() {
+        return None;
+    }
+    Some((node, if rest.is_empty() { "/" } else { rest }))
+}
+
+/// `nodes/proxy`: the request, less the prefix, sent to the node over its
+/// tunnel to this server, and the node's answer streamed back. Only for
+/// identities that may use `nodes/proxy` (administrators).
+async fn proxy_to_node(
+    shared: &Shared,
+    who: &Identity,
+    node: &str,
+    rest: &str,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let verb = match *req.method() {
+        Method::GET | Method::HEAD => "get",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        Method::DELETE => "delete",
+        _ => "proxy",
+    };
+    let nodes = edge_apimachinery::resources::find("", "v1", "nodes")
+        .ok_or_else(|| ApiError::internal("nodes are not served"))?;
+    super::auth::authorize(
+        who,
+        &super::auth::Attributes::of(verb, nodes, Some("proxy"), None, Some(node)),
+    )?;
+    let (parts, body) = req.into_parts();
+    let target = match parts.uri.query() {
+        Some(q) => format!("http://{node}{rest}?{q}"),
+        None => format!("http://{node}{rest}"),
+    };
+    let mut forward = http::Request::builder().method(parts.method).uri(target);
+    for (name, value) in &parts.headers {
+        // Credentials for this server are not the node's business.
+        if name != header::AUTHORIZATION && name != header::HOST {
+            forward = forward.header(name, value);
+        }
+    }
+    let forward = forward
+        .body(body)
+        .map_err(|e| ApiError::bad_request(format!("cannot forward the request: {e}")))?;
+    let response = shared.supervisor.tunnels.proxy(node, forward).await?;
+    Ok(response.map(Body::new))
 }
 
 fn discovery_response(

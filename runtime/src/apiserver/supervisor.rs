@@ -1,7 +1,9 @@
 //! The supervisor endpoints under `/v1-edge/`, beside the Kubernetes API on
 //! the same port (like K3s's `/v1-k3s/`): readiness, this server's status
 //! (with its VRRP state), the live server list, the cluster's critical
-//! configuration, and certificate signing for holders of the token.
+//! configuration, certificate signing for holders of the token (operators'
+//! admin certificates; nodes' kubelet certificates, guarded by their node
+//! password), and the agents' tunnel (`connect`).
 //!
 //! Owns who may call each endpoint: the join token proves a server (`server`
 //! user) or an agent (`node` user); the admin certificate may do everything.
@@ -26,6 +28,12 @@ use edge_apimachinery::status::ApiError;
 use edge_config::server::CriticalConfig;
 use edge_pki::ca::CertificateAuthority;
 
+/// Headers of a kubelet certificate request (K3s's `k3s-Node-*`): the node
+/// name, its password, and the node's addresses for a serving certificate.
+pub const NODE_NAME_HEADER: &str = "edge-node-name";
+pub const NODE_PASSWORD_HEADER: &str = "edge-node-password";
+pub const NODE_IP_HEADER: &str = "edge-node-ip";
+
 /// User and group of certificates signed for operators by `/v1-edge/client-admin.crt`.
 pub const OPERATOR_USER: &str = "edge-operator";
 
@@ -39,6 +47,12 @@ pub struct Supervisor {
     pub server_ca_pem: String,
     /// Signs client certificates.
     pub client_ca: CertificateAuthority,
+    /// Signs serving certificates (kubelets').
+    pub server_ca: CertificateAuthority,
+    /// Checks node passwords on kubelet certificate requests.
+    pub passwords: super::nodepassword::NodePasswords,
+    /// The agents' tunnels to this server.
+    pub tunnels: Arc<crate::tunnel::Tunnels>,
     /// The flags every server must share.
     pub critical: CriticalConfig,
     /// Set once the server's own start-up work is done.
@@ -126,6 +140,7 @@ pub async fn route(
     req: Request,
 ) -> Response {
     let peer = peer.map(|p| p.0).unwrap_or_default();
+    let by_certificate = peer.certificate.is_some();
     let who = match authenticate(&shared, &peer, req.headers()) {
         Ok(Some(who)) => who,
         Ok(None) => return error_response(&ApiError::unauthorized("Unauthorized")),
@@ -186,9 +201,111 @@ pub async fn route(
                 ))),
             }
         }
-        (_, "readyz" | "status" | "config" | "apiservers" | "client-admin.crt") => forbidden(),
+        (Method::POST, "client-kubelet.crt" | "serving-kubelet.crt") if member => {
+            let serving = path == "serving-kubelet.crt";
+            match kubelet_certificate(&shared, &who, serving, req).await {
+                Ok(cert) => text(StatusCode::OK, cert, "application/x-pem-file"),
+                Err(e) => error_response(&e),
+            }
+        }
+        (Method::GET, "connect") if by_certificate && who.node_name().is_some() => {
+            let node = who.node_name().unwrap_or_default().to_owned();
+            shared.supervisor.tunnels.accept(node, req)
+        }
+        (
+            _,
+            "readyz"
+            | "status"
+            | "config"
+            | "apiservers"
+            | "client-admin.crt"
+            | "client-kubelet.crt"
+            | "serving-kubelet.crt"
+            | "connect",
+        ) => forbidden(),
         _ => error_response(&path_not_found()),
     }
+}
+
+/// `POST /v1-edge/client-kubelet.crt` and `serving-kubelet.crt`: signs the
+/// node's CSR (the body; the key stays on the node). The caller is a token
+/// holder, whose node password is checked, or the node's own certificate
+/// (a renewal). The client certificate is `system:node:NAME` in
+/// `system:nodes`; the serving one covers the node name and addresses.
+async fn kubelet_certificate(
+    shared: &Shared,
+    who: &super::auth::Identity,
+    serving: bool,
+    req: Request,
+) -> Result<String, ApiError> {
+    use edge_config::types::NodeName;
+    let (parts, body) = req.into_parts();
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let node: NodeName = header(NODE_NAME_HEADER)
+        .ok_or_else(|| ApiError::bad_request(format!("the {NODE_NAME_HEADER} header is missing")))?
+        .parse()
+        .map_err(ApiError::bad_request)?;
+    let password = header(NODE_PASSWORD_HEADER).map(edge_config::secret::Secret::new);
+    let ips: Vec<std::net::IpAddr> = header(NODE_IP_HEADER)
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim().parse().map_err(|_| {
+                ApiError::bad_request(format!("{NODE_IP_HEADER}: {s:?} is not an IP address"))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    match who.node_name() {
+        Some(own) if own == node.as_str() => {}
+        Some(own) => {
+            return Err(ApiError::forbidden(
+                edge_apimachinery::status::GroupResource::new("", "nodes"),
+                node.as_str(),
+                &format!("node \"{own}\" may only request its own certificates"),
+            ));
+        }
+        None => {
+            let password = password.ok_or_else(|| {
+                ApiError::bad_request(format!("the {NODE_PASSWORD_HEADER} header is missing"))
+            })?;
+            shared
+                .supervisor
+                .passwords
+                .check(&shared.api, node.as_str(), &password)
+                .await?;
+        }
+    }
+    let body = read_body(body).await?;
+    let csr = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the body must be a PEM certificate request"))?;
+    let signed = if serving {
+        let mut sans = vec![
+            edge_config::san::San::parse(node.as_str())
+                .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        ];
+        sans.extend(ips.into_iter().map(edge_config::san::San::Ip));
+        shared
+            .supervisor
+            .server_ca
+            .sign_serving_csr(csr, node.as_str(), &sans)
+    } else {
+        let user = format!("system:node:{node}");
+        shared
+            .supervisor
+            .client_ca
+            .sign_client_csr(csr, &user, &[super::auth::NODES])
+    };
+    let cert =
+        signed.map_err(|e| ApiError::bad_request(format!("cannot sign the request: {e}")))?;
+    tracing::info!(%node, serving, by = %who.user, "signed a kubelet certificate");
+    Ok(cert)
 }
 
 /// `host:port` of every live server: the keys each server keeps alive on a

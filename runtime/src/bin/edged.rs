@@ -1,5 +1,6 @@
 //! `edged`: the Edgeplane device runtime. `edged server` runs a control-plane
-//! server; `edged init` boots a device (PID 1). Thin: parses flags, sets up
+//! server; `edged agent` a worker node that joins through the fixed
+//! registration address; `edged init` boots a device (PID 1). Thin: parses flags, sets up
 //! logging, and runs a library role.
 
 use std::net::SocketAddr;
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use edge_config::agent::AgentArgs;
 use edge_config::server::ServerArgs;
 use edge_runtime::boot::{self, layout::Layout, rootdir::RootDir, system::Linux};
 use edge_runtime::logging::{self, LogFormat};
@@ -46,6 +48,10 @@ struct Cli {
 enum Command {
     /// Run a server: the Kubernetes API, the supervisor and the control loops
     Server(Box<ServerArgs>),
+    /// Run an agent: join the cluster through --server (the fixed
+    /// registration address), then keep a tunnel to every server behind a
+    /// local load balancer on 127.0.0.1:6444
+    Agent(Box<AgentArgs>),
     /// Boot a device as PID 1: partitions, edge.yaml, network, then
     /// `edged server|agent`, supervised; maintenance mode on a bad config
     Init(InitArgs),
@@ -124,6 +130,13 @@ fn main() -> ExitCode {
                     .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
                 edge_runtime::server::run(config, shutdown, |_| boot::notify::ready()).await?;
                 Ok::<(), anyhow::Error>(())
+            }
+            Command::Agent(args) => {
+                let config = args
+                    .resolve()
+                    .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+                edge_runtime::agent::run(config, shutdown, |_| boot::notify::ready()).await?;
+                Ok(())
             }
             Command::Init(args) => init(args).await,
         }

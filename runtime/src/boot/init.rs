@@ -49,8 +49,6 @@ pub struct Options {
     pub status_address: SocketAddr,
     /// How long the child gets between SIGTERM and SIGKILL.
     pub stop_timeout: Duration,
-    /// Whether this `edged` has an agent role to start.
-    pub agent_available: bool,
     /// PID 1: signals mean reboot/poweroff/halt, and orphans are ours.
     pub pid1: bool,
 }
@@ -62,7 +60,6 @@ impl Options {
             program,
             status_address: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 6443),
             stop_timeout: Duration::from_secs(30),
-            agent_available: false,
             pid1: false,
         }
     }
@@ -554,17 +551,18 @@ impl<S: Platform + Network> Init<'_, S> {
                     ));
                 }
             }
-            Role::Agent if !self.opts.agent_available => {
-                errors.push(config.diagnostic(
-                    &["role"],
-                    format!(
-                        "this edged has no agent role yet: the configuration is valid and written \
-                         to {}, but nothing can run it; use role: server",
-                        path.display()
-                    ),
-                ));
+            Role::Agent => {
+                let args = edge_config::agent::AgentArgs {
+                    config: Some(path.clone()),
+                    ..Default::default()
+                };
+                if let Err(e) = args.resolve() {
+                    errors.push(Diagnostic::general(
+                        path.display().to_string(),
+                        format!("edged agent cannot run this configuration: {e}"),
+                    ));
+                }
             }
-            Role::Agent => {}
         }
         if !errors.is_empty() {
             return Err(errors);

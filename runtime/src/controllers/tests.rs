@@ -14,6 +14,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+/// The default `--node-monitor-grace-period`.
+const GRACE: Duration = Duration::from_secs(40);
+
 use crate::apiserver::handlers::Api;
 use crate::apiserver::masterleases;
 use crate::apiserver::storage::ObjectStore;
@@ -129,7 +132,7 @@ async fn a_node_whose_lease_went_stale_becomes_ready_unknown() {
     node(&api, "silent", t0).await;
     node(&api, "fresh", at(30_000)).await;
     unleased_node(&api, "unleased", t0).await;
-    let pass = |now| super::node::mark_silent_nodes(&api, now);
+    let pass = |now| super::node::mark_silent_nodes(&api, now, GRACE);
 
     // 40 s is the grace: not yet...
     assert!(pass(at(40_000)).await.expect("pass").is_empty());
@@ -152,9 +155,13 @@ async fn a_node_whose_lease_went_stale_becomes_ready_unknown() {
         Some(1),
         "only Ready is written: {silent}"
     );
-    assert!(
-        silent["spec"]["taints"].is_null(),
-        "no taint is added: {silent}"
+    assert_eq!(
+        silent["spec"]["taints"],
+        json!([
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "timeAdded": time_string(at(40_001))},
+            {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute", "timeAdded": time_string(at(40_001))},
+        ]),
+        "tainted unreachable, as kube-controller-manager does: {silent}"
     );
     assert_eq!(ready_status(&get_node(&api, "fresh").await), "True");
     assert_eq!(ready_status(&get_node(&api, "unleased").await), "True");
@@ -179,7 +186,7 @@ async fn only_the_leader_marks_silent_nodes() {
     // Passes run at 0, 5, 10, ... s; look half-way between them.
     let after = |secs: u64| start + Duration::from_millis(secs * 1000 + 2500);
 
-    let run = super::node::lifecycle(&api, leading, cancel.clone());
+    let run = super::node::lifecycle(&api, leading, GRACE, cancel.clone());
     let check = async {
         tokio::time::sleep_until(after(10)).await;
         assert_eq!(
@@ -207,7 +214,7 @@ async fn a_node_marked_unknown_is_restored_by_its_own_heartbeat() {
     let t0 = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(600);
     node(&api, "n", t0).await;
     let marked_at = t0 + jiff::SignedDuration::from_secs(41);
-    let marked = super::node::mark_silent_nodes(&api, marked_at)
+    let marked = super::node::mark_silent_nodes(&api, marked_at, GRACE)
         .await
         .expect("pass");
     assert_eq!(marked, ["n"]);
@@ -226,7 +233,7 @@ async fn a_node_marked_unknown_is_restored_by_its_own_heartbeat() {
     .expect("renew")
     .expect("lease exists");
     assert!(
-        super::node::mark_silent_nodes(&api, now)
+        super::node::mark_silent_nodes(&api, now, GRACE)
             .await
             .expect("pass")
             .is_empty()
@@ -239,6 +246,7 @@ async fn a_node_marked_unknown_is_restored_by_its_own_heartbeat() {
         name: "n".parse::<NodeName>().expect("name"),
         hostname: "n".into(),
         addresses: Vec::new(),
+        external_addresses: Vec::new(),
         labels: Vec::new(),
         taints: Vec::new(),
         server: true,
@@ -290,6 +298,23 @@ async fn a_node_marked_unknown_is_restored_by_its_own_heartbeat() {
         micro_time_string(before) <= renewed && renewed <= micro_time_string(after),
         "renewed at {renewed}"
     );
+
+    // Still tainted until the leader's next pass sees it Ready with a
+    // fresh lease; then the unreachable taints go, and only they.
+    assert!(
+        node["spec"]["taints"]
+            .as_array()
+            .is_some_and(|t| t.len() == 2)
+    );
+    let after_pass = jiff::Timestamp::now();
+    assert!(
+        super::node::mark_silent_nodes(&api, after_pass, GRACE)
+            .await
+            .expect("pass")
+            .is_empty()
+    );
+    let node = get_node(&api, "n").await;
+    assert!(node["spec"]["taints"].is_null(), "taints cleared: {node}");
 
     // A Ready node's heartbeat renews the lease only; the Node is not rewritten.
     heartbeat().await;

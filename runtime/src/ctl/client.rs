@@ -113,6 +113,19 @@ pub async fn request(
     authorization: Option<&str>,
     body: Option<Vec<u8>>,
 ) -> Result<Bytes, ClientError> {
+    request_with_headers(base, method, path, trust, authorization, &[], body).await
+}
+
+/// [`request`] with extra headers.
+pub async fn request_with_headers(
+    base: &Url,
+    method: Method,
+    path: &str,
+    trust: &Trust,
+    authorization: Option<&str>,
+    headers: &[(&str, String)],
+    body: Option<Vec<u8>>,
+) -> Result<Bytes, ClientError> {
     let url = base.join(path).map_err(|e| ClientError::Url {
         url: base.to_string(),
         reason: e.to_string(),
@@ -154,6 +167,9 @@ pub async fn request(
         .header(header::HOST, &host);
     if let Some(auth) = authorization {
         req = req.header(header::AUTHORIZATION, auth);
+    }
+    for (name, value) in headers {
+        req = req.header(*name, value);
     }
     let req = req
         .body(Full::new(Bytes::from(body.unwrap_or_default())))

@@ -76,7 +76,7 @@ pub struct Running {
     pub kubeconfig: PathBuf,
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
@@ -85,7 +85,7 @@ fn hostname() -> String {
 
 /// The address the default route leaves from. Connecting a UDP socket sends
 /// nothing; it only asks the kernel's routing table.
-fn default_route_address() -> Option<IpAddr> {
+pub(crate) fn default_route_address() -> Option<IpAddr> {
     let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
     socket.connect((Ipv4Addr::new(192, 0, 2, 1), 9)).ok()?;
     socket
@@ -398,6 +398,7 @@ fn spawn_controllers(
     store: &Store,
     advertise: IpAddr,
     port: u16,
+    node_monitor_grace_period: Duration,
     stop: &CancellationToken,
 ) {
     let node_name = &settings.name;
@@ -432,8 +433,9 @@ fn spawn_controllers(
     let s = shared.clone();
     let c = stop.clone();
     let l = leader_rx.clone();
+    let grace = node_monitor_grace_period;
     spawn(Box::pin(async move {
-        controllers::node::lifecycle(&s.api, l, c).await
+        controllers::node::lifecycle(&s.api, l, grace, c).await
     }));
     let s = shared.clone();
     let c = stop.clone();
@@ -508,6 +510,12 @@ async fn serve(
                 pki.client_ca.cert_pem(),
                 pki.client_ca.key_pem(),
             )?,
+            server_ca: edge_pki::ca::CertificateAuthority::from_pem(
+                pki.server_ca.cert_pem(),
+                pki.server_ca.key_pem(),
+            )?,
+            passwords: Default::default(),
+            tunnels: Default::default(),
             critical: config.critical.clone(),
             started: started.clone(),
             datastore: store.clone(),
@@ -564,6 +572,7 @@ async fn serve(
         name: node_name.clone(),
         hostname: hostname.clone(),
         addresses: node_ips.clone(),
+        external_addresses: Vec::new(),
         labels: config.node_label.clone(),
         taints: config.node_taint.clone(),
         server: true,
@@ -571,7 +580,16 @@ async fn serve(
     if !write_startup_objects(&shared.api, &settings, port, &shutdown).await {
         return Ok(());
     }
-    spawn_controllers(&tasks, &shared, &settings, &store, advertise, port, &stop);
+    spawn_controllers(
+        &tasks,
+        &shared,
+        &settings,
+        &store,
+        advertise,
+        port,
+        config.node_monitor_grace_period,
+        &stop,
+    );
     // Ready once this server is listed as an endpoint of the `kubernetes` service.
     let me = SocketAddr::new(advertise, port).to_string();
     for _ in 0..100 {
