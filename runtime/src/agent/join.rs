@@ -156,17 +156,19 @@ fn status_message(e: &ClientError) -> String {
     }
 }
 
-/// Fetches and checks the CA at `base`, then has the node's certificates
-/// signed. `node` is the node name, `ips` its addresses.
+/// Fetches and checks the CA at `base` (the load balancer), then has the
+/// node's certificates signed. `server` is the `--server` URL errors name,
+/// `node` the node name, `ips` its addresses.
 pub async fn join(
     base: &Url,
+    server: &Url,
     token: &Token,
     node: &str,
     ips: &[std::net::IpAddr],
     password: &Secret<String>,
     files: &AgentFiles,
 ) -> Result<Joined, JoinError> {
-    let url = base.as_str().trim_end_matches('/').to_owned();
+    let url = server.as_str().trim_end_matches('/').to_owned();
     let ca = client::request(
         base,
         Method::GET,

@@ -264,6 +264,7 @@ pub async fn run(
     let joined = loop {
         match join::join(
             &local,
+            &config.server,
             &config.token,
             name.as_str(),
             &ips,

@@ -354,3 +354,229 @@ impl KubectlWatch {
         seen
     }
 }
+
+/// An `edged agent` started for one test, killed (SIGKILL) when dropped.
+pub struct Agent {
+    pub child: Option<ChildGuard>,
+    pub dir: tempfile::TempDir,
+    pub name: String,
+    pub ip: String,
+    pub lb_port: u16,
+    pub server: String,
+    pub token: String,
+    pub args: Vec<String>,
+    pub log: PathBuf,
+}
+
+impl Agent {
+    /// An agent named `name` on 127.0.0.x address `ip` that joins through
+    /// `server` (a URL) with `token`; not started yet.
+    pub fn prepare(server: &str, token: &str, name: &str, ip: &str, extra: &[&str]) -> Agent {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Agent {
+            child: None,
+            log: dir.path().join("agent.log"),
+            dir,
+            name: name.to_owned(),
+            ip: ip.to_owned(),
+            lb_port: free_port(),
+            server: server.to_owned(),
+            token: token.to_owned(),
+            args: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// Prepares and starts an agent (without waiting for it).
+    pub fn start(server: &str, token: &str, name: &str, ip: &str, extra: &[&str]) -> Agent {
+        let mut a = Self::prepare(server, token, name, ip, extra);
+        a.spawn();
+        a
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_edged"));
+        cmd.arg("agent")
+            .args(["--server", &self.server])
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(["--node-name", &self.name, "--node-ip", &self.ip])
+            .args(["--lb-server-port", &self.lb_port.to_string()])
+            .args(&self.args)
+            .env("EDGE_TOKEN", &self.token)
+            .env("RUST_LOG", "info,edge_runtime=debug")
+            .env("EDGE_LOG_FORMAT", "text");
+        cmd
+    }
+
+    /// (Re)starts the process with the same data dir.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
+        let mut cmd = self.command();
+        cmd.stdout(Stdio::null()).stderr(log);
+        self.child = Some(ChildGuard::spawn(cmd).expect("edged agent starts"));
+    }
+
+    /// Runs the agent expecting it to exit; returns (exit code, stderr).
+    pub fn run_to_exit(&self) -> (Option<i32>, String) {
+        let mut child = self
+            .command()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("edged agent runs");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                let mut err = String::new();
+                use std::io::Read;
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                return (status.code(), err);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("edged agent did not exit within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        let pid = self.child.as_ref().expect("running").pid();
+        nix::unistd::Pid::from_raw(pid as i32)
+    }
+
+    /// Sends `signal` to the agent (SIGSTOP, SIGCONT, …).
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(self.pid(), signal).expect("signal the agent");
+    }
+
+    /// Kills the process (SIGKILL).
+    pub fn kill(&mut self) {
+        drop(self.child.take());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn log_tail(&self) -> String {
+        let text = self.log_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Waits (a minute at most) for a log line `wanted` accepts; returns it.
+    pub fn wait_log(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(line) = self.log_text().lines().find(|l| wanted(l)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "agent {}: no {what} within a minute:\n{}",
+                self.name,
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A TCP forwarder standing in for the fixed registration address: a
+/// loopback address that is no server's own, passing each connection to the
+/// first of `targets` that accepts it. Stopped when dropped.
+pub struct Forwarder {
+    pub address: std::net::SocketAddr,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Forwarder {
+    pub fn start(ip: &str, targets: Vec<String>) -> Forwarder {
+        let listener =
+            std::net::TcpListener::bind((ip, free_port())).expect("bind the fixed address");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let address = listener.local_addr().expect("address");
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                loop {
+                    let (mut client, _) = tokio::select! {
+                        _ = &mut stopped => return,
+                        a = listener.accept() => match a { Ok(a) => a, Err(_) => continue },
+                    };
+                    let targets = targets.clone();
+                    tokio::spawn(async move {
+                        for t in &targets {
+                            let dialled = tokio::time::timeout(
+                                Duration::from_secs(1),
+                                tokio::net::TcpStream::connect(t.as_str()),
+                            )
+                            .await;
+                            if let Ok(Ok(mut server)) = dialled {
+                                let _ =
+                                    tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        Forwarder {
+            address,
+            _stop: stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("https://{}", self.address)
+    }
+}
+
+/// Polls `ok` every 200 ms until it holds; fails the test after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The node `name` as `server` sees it (`kubectl get node -o json`), if it exists.
+pub fn get_node(server: &Server, name: &str) -> Option<serde_json::Value> {
+    let out = server.kubectl(&["get", "node", name, "-o", "json"]);
+    out.status
+        .success()
+        .then(|| serde_json::from_slice(&out.stdout).ok())
+        .flatten()
+}
+
+/// The status of a node's Ready condition ("True", "Unknown", …).
+pub fn ready_status(node: &serde_json::Value) -> String {
+    node["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("")
+        .to_owned()
+}
