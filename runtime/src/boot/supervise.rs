@@ -204,7 +204,10 @@ pub struct Child {
 /// tail. The exit status is the reaper's; nothing here waits.
 pub fn spawn(spec: &ChildSpec) -> Result<Child, BootError> {
     let mut cmd = Command::new(&spec.program);
+    // Exactly the spec's environment: init's own EDGE_* must not reach the
+    // child, where they would win over the runtime config it was given.
     cmd.args(&spec.args)
+        .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
