@@ -450,3 +450,31 @@ fn without_root_or_pid1_init_refuses() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `role: agent`: init starts `edged agent`, which joins a running server
+/// through the `server:` address with the site token.
+#[test]
+fn init_boots_an_agent_that_joins_a_running_server() {
+    let server = support::Server::start(&["--token", TOKEN]);
+    let mut d = Device::new();
+    std::fs::write(
+        d.path("boot/edge.yaml"),
+        format!(
+            "role: agent\ntoken: {TOKEN}\nserver: {}\nhostname: edge-b\nnode-ip: 127.0.0.21\n",
+            server.url()
+        ),
+    )
+    .expect("edge.yaml");
+    d.boot();
+    let s = d.wait_status("the agent running", running);
+    assert_eq!(s["role"], "agent", "{s:#}");
+    support::wait_until("the agent's node Ready", Duration::from_secs(60), || {
+        support::get_node(&server, "edge-b").is_some_and(|n| support::ready_status(&n) == "True")
+    });
+    let token = std::fs::read_to_string(d.path("boot/edge.yaml")).expect("edge.yaml");
+    assert!(
+        !token.contains(TOKEN) && token.contains("token-sha256"),
+        "the token moved off the boot partition: {token}"
+    );
+    d.shutdown();
+}
