@@ -157,8 +157,20 @@ fn an_agent_joins_through_the_fixed_address_and_outlives_its_server() {
         "lease renewals resumed {:?} after the SIGKILL of {active}",
         killed.elapsed()
     );
-    // Past the grace period: had the agent looked dead, it would be marked by now.
-    std::thread::sleep(Duration::from_secs(8));
+    // Had the agent looked dead, the leader would have marked it within a
+    // grace period (6 s) and a pass (5 s) of leading: wait for a renewal
+    // later than that (events, not a sleep), then look.
+    wait_until("the survivor to lead", MINUTE, || {
+        let log = std::fs::read_to_string(&survivor.log).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("leadership changed"))
+            .next_back()
+            .is_some_and(|l| l.contains("leading=true"))
+    });
+    let window_end = jiff::Timestamp::now().max(killed_at) + jiff::SignedDuration::from_secs(12);
+    wait_until("renewals past the window", MINUTE, || {
+        lease_renewed(survivor, "agent-1").is_some_and(|t| t > window_end)
+    });
     let node = get_node(survivor, "agent-1").expect("node");
     assert_eq!(ready_status(&node), "True", "never NotReady: {node}");
     assert_eq!(

@@ -550,8 +550,9 @@ fn datastore_on_the_lab(lab: &Lab, db: &str) -> NetworkDatastore {
 /// The seed's smallest HA cluster on `endpoint`: n0 (priority 150) starts
 /// it, n1 (100) joins with the token and gets the authorities from the
 /// datastore; returns once both are ready and n0 alone holds the VIP.
-fn two_server_cluster(lab: &Lab, endpoint: &str) -> Vec<Edged> {
-    let args = ["--datastore-endpoint", endpoint, "--token", TOKEN];
+fn two_server_cluster(lab: &Lab, endpoint: &str, extra: &[&str]) -> Vec<Edged> {
+    let mut args = vec!["--datastore-endpoint", endpoint, "--token", TOKEN];
+    args.extend_from_slice(extra);
     let mut s = vec![spawn(lab, 0, 150, None, &args)];
     wait_ready(lab, &s[0], &s);
     s.push(spawn(lab, 1, 100, None, &args));
@@ -693,7 +694,7 @@ fn postgres_killed_under_writes_through_the_vip_loses_no_acknowledged_write_and_
     }
     let lab = Lab::new("epgkill", 2);
     let mut db = datastore("vipkill");
-    let s = two_server_cluster(&lab, &db.endpoint);
+    let s = two_server_cluster(&lab, &db.endpoint, &[]);
     let writer = writer_through_vip(&lab, &s[0]);
     wait_acked(&writer, Instant::now(), 20, "before the crash", &lab, &s);
 
@@ -791,7 +792,7 @@ fn the_holder_cut_off_from_the_datastore_hands_the_vip_to_the_server_that_reache
     }
     let lab = Lab::new("ecut", 2);
     let db = datastore_on_the_lab(&lab, "vipcut");
-    let s = two_server_cluster(&lab, &db.endpoint);
+    let s = two_server_cluster(&lab, &db.endpoint, &[]);
     kubectl_via_vip(
         &lab,
         &s[0],
@@ -928,4 +929,145 @@ fn bad_vip_configuration_fails_at_start_naming_the_flag() {
     assert!(e.contains("missing CAP_NET_RAW"), "{e}");
     let e = drop_caps("net_admin");
     assert!(e.contains("missing CAP_NET_ADMIN"), "{e}");
+}
+
+/// `edged agent` in node `i`, joining through the VIP with the cluster's
+/// full token, heartbeating every second.
+fn spawn_agent(lab: &Lab, i: usize, token: &str) -> Proc {
+    let dir = lab.dir.path().join(format!("agent{i}"));
+    private_dir(&dir);
+    let ip = lab.nodes[i].ip.to_string();
+    let mut cmd = lab.nodes[i].ns.command(EDGED);
+    cmd.arg("agent")
+        .args(["--server", &format!("https://{VIP}:{PORT}")])
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--node-name", &format!("vip-agent{i}"), "--node-ip", &ip])
+        .args(["--node-status-update-frequency", "1s"])
+        .env("EDGE_TOKEN", token)
+        .env("RUST_LOG", "info")
+        .env("EDGE_LOG_FORMAT", "text")
+        .env("NO_COLOR", "1");
+    lab.spawn(&format!("edged agent n{i}"), cmd)
+}
+
+/// The agents' nodes as the VIP's holder sees them: name → (Ready status,
+/// its last transition, whether it carries an unreachable taint).
+fn agent_nodes(lab: &Lab, e: &Edged, all: &[Edged]) -> HashMap<String, (String, String, bool)> {
+    let list: Value = serde_json::from_str(&kubectl_via_vip(
+        lab,
+        e,
+        &["get", "nodes", "-o", "json"],
+        all,
+    ))
+    .expect("node list");
+    let mut out = HashMap::new();
+    for n in list["items"].as_array().into_iter().flatten() {
+        let name = n["metadata"]["name"].as_str().unwrap_or("").to_owned();
+        if !name.starts_with("vip-agent") {
+            continue;
+        }
+        let ready = n["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let tainted = n["spec"]["taints"].as_array().is_some_and(|ts| {
+            ts.iter()
+                .any(|t| t["key"] == "node.kubernetes.io/unreachable")
+        });
+        out.insert(
+            name,
+            (
+                ready["status"].as_str().unwrap_or("").to_owned(),
+                ready["lastTransitionTime"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
+                tainted,
+            ),
+        );
+    }
+    out
+}
+
+fn lease_renewed(lab: &Lab, e: &Edged, node: &str, all: &[Edged]) -> Option<jiff::Timestamp> {
+    let path = "jsonpath={.spec.renewTime}";
+    kubectl_via_vip(
+        lab,
+        e,
+        &["get", "lease", "-n", "kube-node-lease", node, "-o", path],
+        all,
+    )
+    .trim()
+    .parse()
+    .ok()
+}
+
+#[test]
+fn agents_joined_through_the_vip_stay_ready_when_the_vip_moves() {
+    if !ready_or_skip("agents_joined_through_the_vip_stay_ready_when_the_vip_moves") {
+        return;
+    }
+    let lab = Lab::new("eagent", 4);
+    let db = datastore_on_the_lab(&lab, "agents");
+    let mut s = two_server_cluster(&lab, &db.endpoint, &["--node-monitor-grace-period", "6s"]);
+    let token = std::fs::read_to_string(s[0].data_dir().join("server/token")).expect("token");
+    let agents: Vec<Proc> = [2, 3]
+        .into_iter()
+        .map(|i| spawn_agent(&lab, i, token.trim()))
+        .collect();
+    let ready = wait_for(LIVENESS, Duration::from_millis(200), || {
+        let nodes = agent_nodes(&lab, &s[0], &s);
+        (nodes.len() == 2 && nodes.values().all(|(r, _, t)| r == "True" && !t)).then_some(nodes)
+    });
+    let before = ready.unwrap_or_else(|| {
+        panic!(
+            "the agents never both went Ready through the VIP\n{}\n{}",
+            dump(&lab, &s),
+            agents
+                .iter()
+                .map(|a| a.log_tail(20))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    });
+
+    // The VIP's holder dies; the VIP moves to n1.
+    s[0].proc.signal(Signal::SIGKILL);
+    assert!(s[0].proc.wait_exit(LIVENESS).is_some());
+    lab.wait_holders(&[1], &[1], LIVENESS, &procs(&s));
+    let killed_at = jiff::Timestamp::now();
+    // Had an agent looked dead, n1 would have marked it within a grace
+    // period (6 s) and a pass (5 s) of leading: wait for renewals later than
+    // that, then look.
+    let leads = wait_for(LIVENESS, Duration::from_millis(200), || {
+        s[1].log()
+            .lines()
+            .filter(|l| l.contains("leadership changed"))
+            .next_back()
+            .is_some_and(|l| l.contains("leading=true"))
+            .then_some(())
+    });
+    assert!(leads.is_some(), "n1 never led\n{}", dump(&lab, &s));
+    let window_end = jiff::Timestamp::now().max(killed_at) + jiff::SignedDuration::from_secs(12);
+    for node in before.keys() {
+        let renewed = wait_for(LIVENESS, Duration::from_millis(200), || {
+            lease_renewed(&lab, &s[1], node, &s)
+                .filter(|t| *t > window_end)
+                .map(drop)
+        });
+        assert!(
+            renewed.is_some(),
+            "{node} stopped renewing\n{}",
+            dump(&lab, &s)
+        );
+    }
+    let after = agent_nodes(&lab, &s[1], &s);
+    assert_eq!(
+        after, before,
+        "no agent went NotReady or was tainted while the VIP moved"
+    );
+    drop(agents);
+    s.clear();
 }
