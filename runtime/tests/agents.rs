@@ -73,8 +73,7 @@ fn active_server(agent: &Agent) -> String {
     let log = agent.log_text();
     let line = log
         .lines()
-        .filter(|l| l.contains(marker))
-        .next_back()
+        .rfind(|l| l.contains(marker))
         .unwrap_or_default();
     line.split(marker)
         .nth(1)
@@ -163,8 +162,7 @@ fn an_agent_joins_through_the_fixed_address_and_outlives_its_server() {
     wait_until("the survivor to lead", MINUTE, || {
         let log = std::fs::read_to_string(&survivor.log).unwrap_or_default();
         log.lines()
-            .filter(|l| l.contains("leadership changed"))
-            .next_back()
+            .rfind(|l| l.contains("leadership changed"))
             .is_some_and(|l| l.contains("leading=true"))
     });
     let window_end = jiff::Timestamp::now().max(killed_at) + jiff::SignedDuration::from_secs(12);

@@ -1044,8 +1044,7 @@ fn agents_joined_through_the_vip_stay_ready_when_the_vip_moves() {
     let leads = wait_for(LIVENESS, Duration::from_millis(200), || {
         s[1].log()
             .lines()
-            .filter(|l| l.contains("leadership changed"))
-            .next_back()
+            .rfind(|l| l.contains("leadership changed"))
             .is_some_and(|l| l.contains("leading=true"))
             .then_some(())
     });

@@ -15,11 +15,10 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::ConfigError;
-use crate::edge::{Leaf, ServerUrl};
 use crate::secret::Secret;
 use crate::server::{DEFAULT_CONFIG_FILE, TokenArg, default_data_dir, read_flags_file};
 use crate::token::Token;
-use crate::types::{Interval, Label, NodeName, Taint};
+use crate::types::{Interval, Label, NodeName, ServerUrl, Taint};
 
 /// The agent's local load balancer port (K3s's `--lb-server-port` default).
 pub const DEFAULT_LB_SERVER_PORT: u16 = 6444;
@@ -41,7 +40,7 @@ pub struct AgentArgs {
 
     /// The fixed registration address to join through: https://ADDRESS:6443,
     /// usually the servers' virtual IP
-    #[arg(long, short = 's', env = "EDGE_URL", value_name = "URL", value_parser = parse_server_url)]
+    #[arg(long, short = 's', env = "EDGE_URL", value_name = "URL")]
     pub server: Option<ServerUrl>,
 
     /// The cluster's token: the full K10 token (its CA hash verifies the
@@ -96,10 +95,6 @@ pub struct AgentArgs {
         value_name = "DURATION"
     )]
     pub node_status_update_frequency: Option<Interval>,
-}
-
-fn parse_server_url(s: &str) -> Result<ServerUrl, String> {
-    <ServerUrl as Leaf>::parse(s)
 }
 
 /// `edged agent`'s flags as a clap command: the one declaration of each.

@@ -344,46 +344,11 @@ impl Leaf for AbsPath {
     }
 }
 
-/// The registration address of an agent: `https://HOST[:PORT]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerUrl(pub url::Url);
-
-impl ServerUrl {
-    /// The URL of a virtual IP and port.
-    pub fn for_vip(vip: Ipv4Addr, port: u16) -> Option<Self> {
-        url::Url::parse(&format!("https://{vip}:{port}"))
-            .ok()
-            .map(Self)
-    }
-
-    pub fn host(&self) -> Option<String> {
-        self.0.host_str().map(str::to_owned)
-    }
-}
+pub use crate::types::ServerUrl;
 
 impl Leaf for ServerUrl {
     fn parse(t: &str) -> Result<Self, String> {
-        let t = t.trim();
-        let u = url::Url::parse(t).map_err(|e| {
-            format!("{t:?} is not a URL ({e}); expected https://ADDRESS:6443, e.g. the virtual IP")
-        })?;
-        if u.scheme() != "https" {
-            return Err(format!(
-                "{t:?} must use https:// (the server only speaks TLS), e.g. https://10.0.0.100:6443"
-            ));
-        }
-        if u.host_str().is_none_or(str::is_empty) {
-            return Err(format!("{t:?} has no host"));
-        }
-        if !u.username().is_empty() || u.password().is_some() {
-            return Err("the server URL must not hold credentials; use token".into());
-        }
-        if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
-            return Err(format!(
-                "{t:?} must be just https://ADDRESS[:PORT], without a path or query"
-            ));
-        }
-        Ok(Self(u))
+        t.parse()
     }
     fn to_json(&self) -> Json {
         Json::from(self.0.as_str().trim_end_matches('/'))

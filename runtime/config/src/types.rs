@@ -390,6 +390,57 @@ impl fmt::Display for FileMode {
 
 serde_via_str!(FileMode);
 
+/// The registration address of an agent: `https://HOST[:PORT]`, nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl(pub url::Url);
+
+impl ServerUrl {
+    /// The URL of a virtual IP and port.
+    pub fn for_vip(vip: std::net::Ipv4Addr, port: u16) -> Option<Self> {
+        url::Url::parse(&format!("https://{vip}:{port}"))
+            .ok()
+            .map(Self)
+    }
+
+    pub fn host(&self) -> Option<String> {
+        self.0.host_str().map(str::to_owned)
+    }
+}
+
+impl FromStr for ServerUrl {
+    type Err = String;
+
+    fn from_str(t: &str) -> Result<Self, String> {
+        let t = t.trim();
+        let u = url::Url::parse(t).map_err(|e| {
+            format!("{t:?} is not a URL ({e}); expected https://ADDRESS:6443, e.g. the virtual IP")
+        })?;
+        if u.scheme() != "https" {
+            return Err(format!(
+                "{t:?} must use https:// (the server only speaks TLS), e.g. https://10.0.0.100:6443"
+            ));
+        }
+        if u.host_str().is_none_or(str::is_empty) {
+            return Err(format!("{t:?} has no host"));
+        }
+        if !u.username().is_empty() || u.password().is_some() {
+            return Err("the server URL must not hold credentials; use token".into());
+        }
+        if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+            return Err(format!(
+                "{t:?} must be just https://ADDRESS[:PORT], without a path or query"
+            ));
+        }
+        Ok(Self(u))
+    }
+}
+
+impl fmt::Display for ServerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0.as_str().trim_end_matches('/'))
+    }
+}
+
 /// A duration as Kubernetes flags write one: a number and a unit, or
 /// several (`500ms`, `10s`, `1m30s`, `2h`). At least 1 ms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -434,7 +485,7 @@ impl FromStr for Interval {
 impl fmt::Display for Interval {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 == 0 {
+        if ms.is_multiple_of(1000) {
             write!(f, "{}s", ms / 1000)
         } else {
             write!(f, "{ms}ms")

@@ -210,7 +210,11 @@ pub async fn route(
         }
         (Method::GET, "connect") if by_certificate && who.node_name().is_some() => {
             let node = who.node_name().unwrap_or_default().to_owned();
-            shared.supervisor.tunnels.accept(node, req)
+            shared
+                .supervisor
+                .tunnels
+                .accept(node, req)
+                .unwrap_or_else(|e| error_response(&e))
         }
         (
             _,

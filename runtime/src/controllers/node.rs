@@ -443,7 +443,8 @@ pub async fn mark_silent_nodes(
             .as_array()
             .is_some_and(|ts| ts.iter().any(|t| t["key"] == UNREACHABLE_TAINT));
         let ready = ready_status_of(&node) == Some("True");
-        if !silent && !(tainted && ready) {
+        // Nothing to do for a node that talks and carries no unreachable taint.
+        if !(silent || (tainted && ready)) {
             continue;
         }
         let stamp = time_string(now);

@@ -397,10 +397,10 @@ fn spawn_controllers(
     settings: &NodeSettings,
     store: &Store,
     advertise: IpAddr,
-    port: u16,
-    node_monitor_grace_period: Duration,
+    config: &ServerConfig,
     stop: &CancellationToken,
 ) {
+    let port = config.https_listen_port;
     let node_name = &settings.name;
     let (leader_tx, leader_rx) = watch::channel(false);
     let spawn = |fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
@@ -433,7 +433,7 @@ fn spawn_controllers(
     let s = shared.clone();
     let c = stop.clone();
     let l = leader_rx.clone();
-    let grace = node_monitor_grace_period;
+    let grace = config.node_monitor_grace_period;
     spawn(Box::pin(async move {
         controllers::node::lifecycle(&s.api, l, grace, c).await
     }));
@@ -581,14 +581,7 @@ async fn serve(
         return Ok(());
     }
     spawn_controllers(
-        &tasks,
-        &shared,
-        &settings,
-        &store,
-        advertise,
-        port,
-        config.node_monitor_grace_period,
-        &stop,
+        &tasks, &shared, &settings, &store, advertise, &config, &stop,
     );
     // Ready once this server is listed as an endpoint of the `kubernetes` service.
     let me = SocketAddr::new(advertise, port).to_string();

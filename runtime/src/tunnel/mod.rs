@@ -71,8 +71,13 @@ fn header_is(headers: &http::HeaderMap, name: header::HeaderName, token: &str) -
 impl Tunnels {
     /// Answers node `node`'s WebSocket upgrade on [`CONNECT_PATH`] and, once
     /// the connection is upgraded, keeps its tunnel until it ends. A node
-    /// that connects again replaces its older tunnel.
-    pub fn accept(self: &Arc<Self>, node: String, mut req: axum::extract::Request) -> Response {
+    /// that connects again replaces its older tunnel. A request that is no
+    /// WebSocket upgrade is a 400.
+    pub fn accept(
+        self: &Arc<Self>,
+        node: String,
+        mut req: axum::extract::Request,
+    ) -> Result<Response, ApiError> {
         let headers = req.headers();
         let key = headers
             .get(header::SEC_WEBSOCKET_KEY)
@@ -84,7 +89,7 @@ impl Tunnels {
                 .get(header::SEC_WEBSOCKET_VERSION)
                 .is_some_and(|v| v == "13");
         let (Some(key), true) = (key, upgrade) else {
-            return super::apiserver::handlers::error_response(&ApiError::bad_request(
+            return Err(ApiError::bad_request(
                 "the tunnel is a WebSocket: send GET with Connection: Upgrade, \
                  Upgrade: websocket, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key",
             ));
@@ -112,7 +117,7 @@ impl Tunnels {
         if let Ok(v) = HeaderValue::from_str(&accept) {
             h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
         }
-        r
+        Ok(r)
     }
 
     /// Speaks HTTP/2 (as the client) over an accepted tunnel until it ends.
