@@ -227,12 +227,37 @@ async fn follow_servers(
     }
 }
 
+/// What a caller that embeds agents (the load generator) may observe.
+#[derive(Clone, Default)]
+pub struct Observer {
+    /// Each heartbeat: how long it took, and whether it succeeded.
+    pub on_beat: Option<Arc<dyn Fn(Duration, bool) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("on_beat", &self.on_beat.is_some())
+            .finish()
+    }
+}
+
 /// Runs the agent until `shutdown`. `on_ready` is called once the node is
 /// registered and heartbeating.
 pub async fn run(
     config: AgentConfig,
     shutdown: CancellationToken,
     on_ready: impl FnOnce(Running),
+) -> Result<(), AgentError> {
+    run_observed(config, shutdown, on_ready, Observer::default()).await
+}
+
+/// [`run`], reporting to `observer`.
+pub async fn run_observed(
+    config: AgentConfig,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(Running),
+    observer: Observer,
 ) -> Result<(), AgentError> {
     let files = AgentFiles::new(&config.data_dir);
     edge_pki::files::ensure_dir(&files.dir, edge_pki::files::PRIVATE_DIR)?;
@@ -340,7 +365,15 @@ pub async fn run(
 
     let (a, s, c) = (api.clone(), settings.clone(), stop.clone());
     let period = config.node_status_update_frequency;
-    tasks.spawn(async move { node::heartbeat(&a, &s, period, c, |_| {}).await });
+    let on_beat = observer.on_beat.clone();
+    tasks.spawn(async move {
+        node::heartbeat(&a, &s, period, c, |took, ok| {
+            if let Some(f) = &on_beat {
+                f(took, ok);
+            }
+        })
+        .await
+    });
     tasks.spawn(follow_servers(
         api.clone(),
         lb.clone(),

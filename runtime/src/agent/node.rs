@@ -145,20 +145,21 @@ impl Beat {
 }
 
 /// Beats every `period` until `cancel`; after a failure, again after
-/// [`RETRY_AFTER_FAILURE`]. `on_beat` hears each outcome (for tests and
-/// the load generator).
+/// [`RETRY_AFTER_FAILURE`]. `on_beat` hears how long each beat took and
+/// whether it succeeded (the load generator's latency figures).
 pub async fn heartbeat(
     api: &ApiClient,
     settings: &NodeSettings,
     period: Duration,
     cancel: CancellationToken,
-    mut on_beat: impl FnMut(&Result<(), CallError>),
+    on_beat: impl Fn(Duration, bool),
 ) {
     let mut state = Beat::default();
     let mut failing = false;
     loop {
+        let started = std::time::Instant::now();
         let result = state.beat(api, settings).await;
-        on_beat(&result);
+        on_beat(started.elapsed(), result.is_ok());
         let wait = match &result {
             Ok(()) => {
                 if failing {

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
 
 use super::handlers::Api;
 use edge_apimachinery::resources::{ResourceType, find};
@@ -47,20 +46,18 @@ pub fn secret_name(node: &str) -> String {
     format!("{node}{SUFFIX}")
 }
 
-/// Checks node passwords; each check costs an Argon2id hash (about 19 MiB
-/// and 40 ms), so only a few run at once.
-#[derive(Debug, Clone)]
+/// Checks node passwords. Each check costs an Argon2id hash (19 MiB, about
+/// 40 ms), so they run one at a time on each of [`HASHERS`] threads of
+/// their own, each reusing its working memory ([`passwd::Workspace`]).
+#[derive(Debug, Clone, Default)]
 pub struct NodePasswords {
-    permits: Arc<Semaphore>,
+    jobs: Arc<std::sync::OnceLock<std::sync::mpsc::Sender<Job>>>,
 }
 
-impl Default for NodePasswords {
-    fn default() -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(2)),
-        }
-    }
-}
+/// Threads that hash node passwords.
+pub const HASHERS: usize = 2;
+
+type Job = Box<dyn FnOnce(&mut passwd::Workspace) + Send>;
 
 fn rejected(node: &str) -> ApiError {
     ApiError::forbidden(
@@ -76,18 +73,48 @@ fn rejected(node: &str) -> ApiError {
 }
 
 impl NodePasswords {
+    fn sender(&self) -> &std::sync::mpsc::Sender<Job> {
+        self.jobs.get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let rx = Arc::new(std::sync::Mutex::new(rx));
+            for i in 0..HASHERS {
+                let rx = rx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name(format!("node-password-{i}"))
+                    .spawn(move || {
+                        let mut workspace = passwd::Workspace::default();
+                        loop {
+                            let job = match rx.lock() {
+                                Ok(rx) => rx.recv(),
+                                Err(_) => return,
+                            };
+                            match job {
+                                Ok(job) => job(&mut workspace),
+                                // Every sender is gone: the server stopped.
+                                Err(_) => return,
+                            }
+                        }
+                    });
+                if let Err(e) = spawned {
+                    tracing::error!(error = %e, "cannot start a node-password thread");
+                }
+            }
+            tx
+        })
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
-        f: impl FnOnce() -> T + Send + 'static,
+        f: impl FnOnce(&mut passwd::Workspace) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.sender()
+            .send(Box::new(move |workspace: &mut passwd::Workspace| {
+                let _ = tx.send(f(workspace));
+            }))
             .map_err(|_| ApiError::service_unavailable("the server is stopping"))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(ApiError::internal)
+        rx.await
+            .map_err(|_| ApiError::internal("a node-password thread stopped"))
     }
 
     /// Accepts `password` for `node`: the first time, records it; after
@@ -112,7 +139,7 @@ impl NodePasswords {
                     .unwrap_or_default();
                 let (n, p) = (node.to_owned(), password.clone());
                 let ok = self
-                    .blocking(move || passwd::verify_node_password(&n, &p, &stored))
+                    .blocking(move |ws| passwd::verify_node_password_in(ws, &n, &p, &stored))
                     .await?;
                 return match ok {
                     Ok(true) => Ok(()),
@@ -125,7 +152,7 @@ impl NodePasswords {
             }
             let (n, p) = (node.to_owned(), password.clone());
             let hash = self
-                .blocking(move || passwd::hash_node_password(&n, &p))
+                .blocking(move |ws| passwd::hash_node_password_in(ws, &n, &p))
                 .await?
                 .map_err(ApiError::internal)?;
             let mut secret = json!({

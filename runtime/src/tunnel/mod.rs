@@ -27,7 +27,7 @@ use http::{HeaderValue, StatusCode, header};
 use hyper::client::conn::http2::SendRequest;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use edge_apimachinery::status::ApiError;
 use stream::WsStream;
@@ -41,6 +41,16 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a proxied request waits for the node's response headers.
 pub const PROXY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The WebSocket's buffers: small, since a server holds a tunnel per agent
+/// (tungstenite's defaults, 128 KiB each way, would be 256 KiB per agent).
+/// HTTP/2 frames (16 KiB) pass through whole.
+pub fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
+        .write_buffer_size(16 * 1024)
+        .max_message_size(Some(1024 * 1024))
+}
 
 /// The tunnels connected to this server, by node name.
 #[derive(Debug, Default)]
@@ -105,8 +115,12 @@ impl Tunnels {
                     return;
                 }
             };
-            let ws =
-                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            let ws = WebSocketStream::from_raw_socket(
+                TokioIo::new(upgraded),
+                Role::Server,
+                Some(ws_config()),
+            )
+            .await;
             tunnels.run(node, WsStream::new(ws)).await;
         });
         let mut r = Response::new(Body::empty());
@@ -230,7 +244,7 @@ pub async fn dial(
         .await
         .map_err(|e| fail(format!("TLS: {e}")))?;
     let url = format!("wss://{address}{CONNECT_PATH}");
-    let (ws, _) = tokio_tungstenite::client_async(url, tls)
+    let (ws, _) = tokio_tungstenite::client_async_with_config(url, tls, Some(ws_config()))
         .await
         .map_err(|e| DialError::Handshake {
             address: address.to_owned(),
