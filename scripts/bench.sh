@@ -6,7 +6,7 @@
 # to stderr. Needs root and the packages scripts/test.sh installs.
 #
 #   scripts/bench.sh                  # everything
-#   ONLY=datastore scripts/bench.sh   # one area: datastore | control-plane | ha | vip | image
+#   ONLY=datastore scripts/bench.sh   # one area: datastore | control-plane | ha | agents | vip | image
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,6 +31,11 @@ fi
 if [ -z "$only" ] || [ "$only" = ha ]; then
   echo "==> HA (cargo bench -p edge-runtime --bench ha)" >&2
   cargo bench --locked -q -p edge-runtime --bench ha 2>/dev/null | grep '^| '
+fi
+
+if [ -z "$only" ] || [ "$only" = agents ]; then
+  echo "==> agents (cargo bench -p edge-runtime --bench agents)" >&2
+  cargo bench --locked -q -p edge-runtime --bench agents 2>/dev/null | grep '^| '
 fi
 
 if [ -z "$only" ] || [ "$only" = vip ]; then

@@ -276,8 +276,10 @@ fn a_node_name_belongs_to_one_device() {
         std::fs::read(first.data_dir().join("agent/node-password")).expect("password"),
         password
     );
-    // With --with-node-id the second device joins under a name of its own.
+    // With --with-node-id the second device joins under a name of its own,
+    // here with the agent form of the token (K10…::node:…), as K3s takes it.
     let mut second = second;
+    second.token = server.token().replace("::server:", "::node:");
     second.args.push("--with-node-id".into());
     second.spawn();
     second.wait_log("readiness", |l| l.contains("agent ready node=shop-7-"));
@@ -411,4 +413,31 @@ fn fifty_agents_join_at_once() {
             a.log_tail()
         );
     }
+}
+
+/// The server list is kept on disk: an agent restarted while the fixed
+/// address is down still finds the servers, joins and heartbeats.
+#[test]
+fn a_restarted_agent_finds_the_servers_without_the_fixed_address() {
+    let (a, b) = pg_servers(&[]);
+    let fixed = Forwarder::start("127.0.0.9", vec![address(&a), address(&b)]);
+    let mut agent = Agent::start(&fixed.url(), &a.token(), "agent-r", "127.0.0.18", &[]);
+    agent.wait_log("readiness", |l| l.contains("agent ready"));
+    let saved = agent.data_dir().join("agent/etc/lb-servers.json");
+    wait_until("the server list saved with both servers", MINUTE, || {
+        std::fs::read_to_string(&saved)
+            .is_ok_and(|t| t.contains(&address(&a)) && t.contains(&address(&b)))
+    });
+    agent.kill();
+    drop(fixed);
+    agent.spawn();
+    wait_until("the restarted agent ready", MINUTE, || {
+        agent.log_text().matches("agent ready").count() == 2
+    });
+    assert!(
+        agent.log_text().contains("known servers from the last run"),
+        "{}",
+        agent.log_tail()
+    );
+    wait_until("Ready", MINUTE, || is_ready(&a, "agent-r"));
 }
