@@ -15,8 +15,9 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::ConfigError;
-use crate::secret::Secret;
-use crate::server::{DEFAULT_CONFIG_FILE, TokenArg, default_data_dir, read_flags_file};
+use crate::server::{
+    TokenArg, config_file_path, default_data_dir, first, read_flags_file, resolve_token,
+};
 use crate::token::Token;
 use crate::types::{Interval, Label, NodeName, ServerUrl, Taint};
 
@@ -127,18 +128,11 @@ pub struct AgentConfig {
     pub node_status_update_frequency: Duration,
 }
 
-fn first<T>(flags: Vec<T>, file: Vec<T>) -> Vec<T> {
-    if flags.is_empty() { file } else { flags }
-}
-
 impl AgentArgs {
     /// Merges flags and environment (already in `self`, by clap) over the
     /// config file over the defaults, and validates the result.
     pub fn resolve(self) -> Result<AgentConfig, ConfigError> {
-        let file_path = match &self.config {
-            Some(p) => Some(p.clone()),
-            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
-        };
+        let file_path = config_file_path(&self.config);
         let file: AgentArgs = match &file_path {
             Some(p) => read_flags_file(p, agent_command())?,
             None => AgentArgs::default(),
@@ -152,33 +146,16 @@ impl AgentArgs {
                           fixed registration address, usually the servers' virtual IP"
                     .into(),
             })?;
-        let token = match (
+        let token = resolve_token(
             self.token.or(file.token),
             self.token_file.or(file.token_file),
-        ) {
-            (Some(t), _) => t,
-            (None, Some(path)) => {
-                let text = Secret::new(std::fs::read_to_string(&path).map_err(|source| {
-                    ConfigError::Read {
-                        path: path.clone(),
-                        source,
-                    }
-                })?);
-                Token::parse_trimmed(text.expose()).map_err(|e| ConfigError::Invalid {
-                    key: "token-file".into(),
-                    message: format!("{}: {e}", path.display()),
-                })?
-            }
-            (None, None) => {
-                return Err(ConfigError::Invalid {
-                    key: "token".into(),
-                    message: "an agent needs the cluster's token to join: --token, \
-                              --token-file or EDGE_TOKEN (the token is in \
-                              <data-dir>/server/token on a server)"
-                        .into(),
-                });
-            }
-        };
+        )?
+        .ok_or_else(|| ConfigError::Invalid {
+            key: "token".into(),
+            message: "an agent needs the cluster's token to join: --token, --token-file or \
+                      EDGE_TOKEN (the token is in <data-dir>/server/token on a server)"
+                .into(),
+        })?;
         let lb_server_port = self
             .lb_server_port
             .or(file.lb_server_port)

@@ -255,8 +255,41 @@ impl clap::builder::TypedValueParser for TokenArg {
     }
 }
 
+/// The config file to read: `--config`, else [`DEFAULT_CONFIG_FILE`] if it exists.
+pub(crate) fn config_file_path(flag: &Option<PathBuf>) -> Option<PathBuf> {
+    match flag {
+        Some(p) => Some(p.clone()),
+        None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+    }
+}
+
+/// `--token`, else the token in `--token-file`, for either role.
+pub(crate) fn resolve_token(
+    token: Option<Token>,
+    token_file: Option<PathBuf>,
+) -> Result<Option<Token>, ConfigError> {
+    match (token, token_file) {
+        (Some(t), _) => Ok(Some(t)),
+        (None, Some(path)) => {
+            let text = Secret::new(std::fs::read_to_string(&path).map_err(|source| {
+                ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }
+            })?);
+            Token::parse_trimmed(text.expose())
+                .map(Some)
+                .map_err(|e| ConfigError::Invalid {
+                    key: "token-file".into(),
+                    message: format!("{}: {e}", path.display()),
+                })
+        }
+        (None, None) => Ok(None),
+    }
+}
+
 /// A repeatable flag's value: the flags' if any were given, else the file's.
-fn first<T>(flags: Vec<T>, file: Vec<T>) -> Vec<T> {
+pub(crate) fn first<T>(flags: Vec<T>, file: Vec<T>) -> Vec<T> {
     if flags.is_empty() { file } else { flags }
 }
 
@@ -636,10 +669,7 @@ impl ServerArgs {
     /// Merges flags and environment (already in `self`, by clap) over the
     /// config file over the defaults, and validates the result.
     pub fn resolve(self) -> Result<ServerConfig, ConfigError> {
-        let file_path = match &self.config {
-            Some(p) => Some(p.clone()),
-            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
-        };
+        let file_path = config_file_path(&self.config);
         let file = match &file_path {
             Some(p) => read_config_file(p)?,
             None => ServerArgs::default(),
@@ -650,24 +680,7 @@ impl ServerArgs {
             .or(file.data_dir)
             .unwrap_or_else(default_data_dir);
         let token_file = self.token_file.or(file.token_file);
-        let token = match (self.token.or(file.token), token_file) {
-            (Some(t), _) => Some(t),
-            (None, Some(path)) => {
-                let text = Secret::new(std::fs::read_to_string(&path).map_err(|source| {
-                    ConfigError::Read {
-                        path: path.clone(),
-                        source,
-                    }
-                })?);
-                Some(
-                    Token::parse_trimmed(text.expose()).map_err(|e| ConfigError::Invalid {
-                        key: "token-file".into(),
-                        message: format!("{}: {e}", path.display()),
-                    })?,
-                )
-            }
-            (None, None) => None,
-        };
+        let token = resolve_token(self.token.or(file.token), token_file)?;
         let tls = TlsFiles {
             ca_file: self.datastore_cafile.or(file.datastore_cafile),
             cert_file: self.datastore_certfile.or(file.datastore_certfile),
